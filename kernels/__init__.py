@@ -1,0 +1,70 @@
+"""The event-driven spiking core: NumPy + Numba only, never torch.
+
+Public entry points (each takes ``backend="auto" | "cpu" | "cuda"``; "auto" follows where the
+data lives; results come back where the inputs were: NumPy in, NumPy out; device in, device out):
+
+- :func:`lif_run` - leaky integrate-and-fire over T steps in one compiled call / kernel launch
+- :func:`bernoulli_encode` - counter-based Bernoulli spike trains, identical on CPU and GPU
+- :func:`propagate_dense`, :func:`propagate_conv2d`, :func:`propagate_conv_transpose2d` -
+  event-driven synaptic currents
+- :func:`kwta_conv`, :func:`kwta_dense` - k-winners-take-all with lateral inhibition
+- :func:`stdp_conv`, :func:`stdp_dense` - (mirrored) STDP of seed 000; :func:`tadros_dense`
+- :func:`first_spike`, :func:`spikes_to_events`, :func:`events_to_spikes` - spike records
+- :func:`available_backends`, :class:`BackendUnavailableError`, the parameter NamedTuples
+
+Modules load lazily: importing this package loads neither Numba nor torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .dispatch import BackendUnavailableError, available_backends
+from .params import LIFParams, STDPParams, TadrosParams
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .encode import bernoulli_encode
+    from .kwta import kwta_conv, kwta_dense
+    from .lif import lif_run
+    from .propagate import propagate_conv2d, propagate_conv_transpose2d, propagate_dense
+    from .record import events_to_spikes, first_spike, spikes_to_events
+    from .stdp import stdp_conv, stdp_dense, tadros_dense
+
+_LAZY = {
+    "lif_run": "lif",
+    "bernoulli_encode": "encode",
+    "propagate_dense": "propagate",
+    "propagate_conv2d": "propagate",
+    "propagate_conv_transpose2d": "propagate",
+    "kwta_conv": "kwta",
+    "kwta_dense": "kwta",
+    "stdp_conv": "stdp",
+    "stdp_dense": "stdp",
+    "tadros_dense": "stdp",
+    "first_spike": "record",
+    "spikes_to_events": "record",
+    "events_to_spikes": "record",
+}
+
+__all__ = [
+    "BackendUnavailableError",
+    "LIFParams",
+    "STDPParams",
+    "TadrosParams",
+    "available_backends",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,125 @@
+"""Input checks shared by the public kernels.
+
+Every check raises ``TypeError`` (wrong type or dtype) or ``ValueError`` (wrong value, rank or
+shape) naming the argument, and never modifies its input.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from .dispatch import is_device_array
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _host_view(name: str, array: Any) -> np.ndarray:
+    if is_device_array(array):
+        return array  # type: ignore[no-any-return]
+    if not isinstance(array, np.ndarray):
+        try:
+            array = np.asarray(array)
+        except Exception as exc:
+            raise TypeError(f"{name}: expected an array, got {type(array).__name__}") from exc
+    return array
+
+
+def _device_dtype(array: Any) -> np.dtype:
+    return np.dtype(array.dtype)
+
+
+def check_rank(name: str, array: Any, ndim: int | tuple[int, ...]) -> None:
+    allowed = (ndim,) if isinstance(ndim, int) else ndim
+    if array.ndim not in allowed:
+        want = " or ".join(str(n) for n in allowed)
+        raise ValueError(f"{name}: expected {want} dimensions, got shape {tuple(array.shape)}")
+
+
+def float_array(name: str, array: Any, ndim: int | tuple[int, ...] | None = None) -> Any:
+    """A float32/float64 array with finite values (host arrays are checked for NaN/inf)."""
+    array = _host_view(name, array)
+    dtype = _device_dtype(array)
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name}: expected dtype float32 or float64, got {dtype}")
+    if ndim is not None:
+        check_rank(name, array, ndim)
+    if not is_device_array(array) and not np.isfinite(array).all():
+        raise ValueError(f"{name}: contains NaN or inf")
+    return array
+
+
+def spike_array(name: str, array: Any, ndim: int | tuple[int, ...] | None = None) -> Any:
+    """A uint8 (or bool, viewed as uint8) array of 0/1 spikes."""
+    array = _host_view(name, array)
+    dtype = _device_dtype(array)
+    if dtype == np.bool_ and not is_device_array(array):
+        array = array.view(np.uint8)
+    elif dtype != np.uint8:
+        raise TypeError(f"{name}: expected dtype uint8 (0/1 spikes) or bool, got {dtype}")
+    if ndim is not None:
+        check_rank(name, array, ndim)
+    if not is_device_array(array) and array.size and array.max() > 1:
+        raise ValueError(f"{name}: spikes must be 0 or 1, found {int(array.max())}")
+    return array
+
+
+def int_array(name: str, array: Any, ndim: int | tuple[int, ...] | None = None) -> Any:
+    """An integer array (first-spike steps, winner coordinates)."""
+    array = _host_view(name, array)
+    dtype = _device_dtype(array)
+    if dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected an integer dtype, got {dtype}")
+    if ndim is not None:
+        check_rank(name, array, ndim)
+    return array
+
+
+def nonneg_int(name: str, value: Any, *, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def finite_number(name: str, value: Any, *, minimum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}: expected a number >= {minimum}, got {value}")
+    return value
+
+
+def same_shape(name_a: str, shape_a: tuple[int, ...], name_b: str, shape_b: tuple[int, ...]) -> None:
+    if tuple(shape_a) != tuple(shape_b):
+        raise ValueError(
+            f"{name_b}: expected shape {tuple(shape_a)} to match {name_a}, got {tuple(shape_b)}"
+        )
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, name: str) -> int:
+    out = (size + 2 * padding - kernel) // stride + 1
+    if out <= 0:
+        raise ValueError(
+            f"{name}: kernel {kernel} with stride {stride} and padding {padding} "
+            f"does not fit an input of size {size}"
+        )
+    return out
+
+
+def conv_transpose_output_size(
+    size: int, kernel: int, stride: int, padding: int, output_padding: int
+) -> int:
+    out = (size - 1) * stride - 2 * padding + kernel + output_padding
+    if out <= 0:
+        raise ValueError(
+            f"padding: kernel {kernel}, stride {stride}, padding {padding} and output_padding "
+            f"{output_padding} give an empty output for an input of size {size}"
+        )
+    return out
