@@ -53,7 +53,19 @@ __all__ = [
     "STDPParams",
     "TadrosParams",
     "available_backends",
-    *_LAZY,
+    "bernoulli_encode",
+    "events_to_spikes",
+    "first_spike",
+    "kwta_conv",
+    "kwta_dense",
+    "lif_run",
+    "propagate_conv2d",
+    "propagate_conv_transpose2d",
+    "propagate_dense",
+    "spikes_to_events",
+    "stdp_conv",
+    "stdp_dense",
+    "tadros_dense",
 ]
 
 

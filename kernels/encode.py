@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from . import validate as check
 from .dispatch import implementation, resolve_backend
 

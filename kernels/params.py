@@ -87,7 +87,7 @@ def check_lif_params(params: LIFParams) -> None:
 def check_stdp_params(params: STDPParams) -> None:
     if not isinstance(params, STDPParams):
         raise TypeError(f"params: expected STDPParams, got {type(params).__name__}")
-    for name, value in zip(params._fields, params):
+    for name, value in zip(params._fields, params, strict=True):
         if not math.isfinite(value):
             raise ValueError(f"params.{name}: expected a finite number, got {value!r}")
 
@@ -95,7 +95,7 @@ def check_stdp_params(params: STDPParams) -> None:
 def check_tadros_params(params: TadrosParams) -> None:
     if not isinstance(params, TadrosParams):
         raise TypeError(f"params: expected TadrosParams, got {type(params).__name__}")
-    for name, value in zip(params._fields, params):
+    for name, value in zip(params._fields, params, strict=True):
         if not (math.isfinite(value) and value >= 0.0):
             raise ValueError(f"params.{name}: expected a finite number >= 0, got {value!r}")
     if params.sigmoid_scale == 0.0:

@@ -96,7 +96,8 @@ def finite_number(name: str, value: Any, *, minimum: float | None = None) -> flo
     return value
 
 
-def same_shape(name_a: str, shape_a: tuple[int, ...], name_b: str, shape_b: tuple[int, ...]) -> None:
+def same_shape(name_a: str, shape_a: tuple[int, ...], name_b: str,
+               shape_b: tuple[int, ...]) -> None:
     if tuple(shape_a) != tuple(shape_b):
         raise ValueError(
             f"{name_b}: expected shape {tuple(shape_a)} to match {name_a}, got {tuple(shape_b)}"

@@ -5,6 +5,8 @@ Each function returns new arrays; the compiled loops update those copies in plac
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -78,20 +80,18 @@ def stdp_dense(weight: np.ndarray, mirror: np.ndarray | None, pre: np.ndarray, p
 @njit(cache=True, nogil=True)
 def _tadros_kernel(weight, pre, post, inc, dec, scale):  # type: ignore[no-untyped-def]
     n_out, n_in = weight.shape
-    one = weight.dtype.type(1)
-    two = weight.dtype.type(2)
     for o in range(n_out):
         if not post[o]:
             continue
         for i in range(n_in):
-            w = weight[o, i]
-            f = two / (one + np.exp(w / scale))
+            w = np.float64(weight[o, i])
+            f = 2.0 / (1.0 + math.exp(w / scale))
             weight[o, i] = w + inc * f if pre[i] else w - dec * f
 
 
 def tadros_dense(weight: np.ndarray, pre: np.ndarray, post: np.ndarray, inc: float, dec: float,
                  scale: float) -> np.ndarray:
-    dtype = weight.dtype.type
+    """One step of the Tadros rule, computed in float64 and stored in the weight's dtype."""
     weight = weight.copy()
-    _tadros_kernel(weight, pre, post, dtype(inc), dtype(dec), dtype(scale))
+    _tadros_kernel(weight, pre, post, np.float64(inc), np.float64(dec), np.float64(scale))
     return weight

@@ -1,0 +1,125 @@
+"""Synaptic propagation on the GPU, summing in the CPU's order so both agree bit for bit.
+
+Dense: each step's spikes are compacted into an ascending list of active inputs (one thread per
+step), then one thread per (step, output) adds the weights of the active inputs only - work grows
+with the number of spikes. Convolutions: one thread per output position walks its receptive field
+in ascending input order and adds the weights of the inputs that spiked; the floating-point work
+grows with the spikes, the 1-byte spike reads with the fan-in. Scattering events with atomics
+would avoid those reads but make the summation order, and so the last bits, nondeterministic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import cuda
+
+from ._device import back, launch, on_host, to_device
+from .record import events_by_step
+
+
+@cuda.jit
+def _dense_kernel(ids, counts, weight, out):  # type: ignore[no-untyped-def]
+    j = cuda.grid(1)
+    steps, n_out = out.shape
+    if j >= steps * n_out:
+        return
+    t = j // n_out
+    o = j % n_out
+    acc = out[t, o]
+    for e in range(counts[t]):
+        acc += weight[o, ids[t, e]]
+    out[t, o] = acc
+
+
+def propagate_dense(spikes: Any, weight: Any) -> Any:
+    """spikes uint8 [T, N_in], weight [N_out, N_in] -> currents [T, N_out].
+
+    Threads of a warp read neighbouring outputs of one input: a presynaptic-major (Fortran
+    order) weight makes those reads coalesced.
+    """
+    host = on_host(spikes, weight)
+    d_spikes, d_weight = to_device(spikes), to_device(weight)
+    ids, counts = events_by_step(d_spikes)
+    out = cuda.to_device(np.zeros((d_spikes.shape[0], d_weight.shape[0]), dtype=weight.dtype))
+    _dense_kernel[launch(out.size)](ids, counts, d_weight, out)
+    return back(out, host)
+
+
+@cuda.jit
+def _conv_kernel(spikes, weight, stride, padding, out):  # type: ignore[no-untyped-def]
+    j = cuda.grid(1)
+    steps, c_out, h_out, w_out = out.shape
+    if j >= steps * c_out * h_out * w_out:
+        return
+    ox = j % w_out
+    rest = j // w_out
+    oy = rest % h_out
+    rest //= h_out
+    co = rest % c_out
+    t = rest // c_out
+    c_in, in_h, in_w = spikes.shape[1], spikes.shape[2], spikes.shape[3]
+    k = weight.shape[2]
+    acc = out[t, co, oy, ox]
+    for c in range(c_in):
+        for ky in range(k):
+            iy = oy * stride - padding + ky
+            if iy < 0 or iy >= in_h:
+                continue
+            for kx in range(k):
+                ix = ox * stride - padding + kx
+                if 0 <= ix < in_w and spikes[t, c, iy, ix]:
+                    acc += weight[co, c, ky, kx]
+    out[t, co, oy, ox] = acc
+
+
+def propagate_conv2d(spikes: Any, weight: Any, stride: int, padding: int,
+                     out_hw: tuple[int, int]) -> Any:
+    """spikes uint8 [T, C, H, W], weight [C_out, C, k, k] -> currents [T, C_out, H_out, W_out]."""
+    host = on_host(spikes, weight)
+    d_spikes, d_weight = to_device(spikes), to_device(weight)
+    shape = (d_spikes.shape[0], d_weight.shape[0], *out_hw)
+    out = cuda.to_device(np.zeros(shape, dtype=weight.dtype))
+    _conv_kernel[launch(out.size)](d_spikes, d_weight, stride, padding, out)
+    return back(out, host)
+
+
+@cuda.jit
+def _conv_transpose_kernel(spikes, weight, stride, padding, out):  # type: ignore[no-untyped-def]
+    j = cuda.grid(1)
+    steps, c_out, h_out, w_out = out.shape
+    if j >= steps * c_out * h_out * w_out:
+        return
+    ox = j % w_out
+    rest = j // w_out
+    oy = rest % h_out
+    rest //= h_out
+    co = rest % c_out
+    t = rest // c_out
+    c_in, in_h, in_w = spikes.shape[1], spikes.shape[2], spikes.shape[3]
+    k = weight.shape[2]
+    # Inputs y with oy = y*stride - padding + ky for some ky in [0, k), in ascending order.
+    y_lo = max(0, -((k - 1 - oy - padding) // stride))
+    y_hi = min(in_h - 1, (oy + padding) // stride)
+    x_lo = max(0, -((k - 1 - ox - padding) // stride))
+    x_hi = min(in_w - 1, (ox + padding) // stride)
+    acc = out[t, co, oy, ox]
+    for c in range(c_in):
+        for y in range(y_lo, y_hi + 1):
+            ky = oy + padding - y * stride
+            for x in range(x_lo, x_hi + 1):
+                if spikes[t, c, y, x]:
+                    acc += weight[c, co, ky, ox + padding - x * stride]
+    out[t, co, oy, ox] = acc
+
+
+def propagate_conv_transpose2d(spikes: Any, weight: Any, stride: int, padding: int,
+                               out_hw: tuple[int, int]) -> Any:
+    """spikes uint8 [T, C, H, W], weight [C, C_out, k, k] -> currents [T, C_out, H_out, W_out]."""
+    host = on_host(spikes, weight)
+    d_spikes, d_weight = to_device(spikes), to_device(weight)
+    shape = (d_spikes.shape[0], d_weight.shape[1], *out_hw)
+    out = cuda.to_device(np.zeros(shape, dtype=weight.dtype))
+    _conv_transpose_kernel[launch(out.size)](d_spikes, d_weight, stride, padding, out)
+    return back(out, host)
