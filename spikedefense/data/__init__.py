@@ -1,0 +1,18 @@
+"""Dataset access for spikedefense: IDX file I/O and the 28x28 benchmark loaders.
+
+- :func:`read_idx` / :func:`write_idx`: the IDX format of MNIST and Fashion-MNIST
+  (``.gz`` or raw), with strict header and size checks.
+- :func:`resolve_data_dir`: the data directory (argument, then ``$SPIKEDEFENSE_DATA``).
+- :func:`load_idx_dataset`: ``(images, labels)`` for a name in :data:`DATASETS`
+  (``"mnist"``, ``"fashion-mnist"``, or ``"embedded"``, a real-MNIST subset of 5,000 train
+  and 1,000 test images shipped in ``embedded/``).
+
+NumPy only; nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from .datasets import DATASETS, load_idx_dataset, resolve_data_dir
+from .idx import read_idx, write_idx
+
+__all__ = ["DATASETS", "load_idx_dataset", "read_idx", "resolve_data_dir", "write_idx"]
