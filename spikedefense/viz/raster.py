@@ -1,0 +1,72 @@
+"""Raster plots: time on x, neuron id on y, one mark per spike, layers stacked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from spikedefense.snn.record import SpikeRecord
+
+
+def raster_plot(records: SpikeRecord | Sequence[SpikeRecord], *, ax: Any = None,
+                winners: Mapping[str, np.ndarray] | None = None, title: str | None = None,
+                max_points: int = 200_000) -> Any:
+    """Draw the spikes of one or more layers, stacked bottom-up, each in its own colour.
+
+    Args:
+        records: one :class:`SpikeRecord` or several (drawn in order, first at the bottom).
+        ax: a matplotlib Axes to draw into (default: a new figure).
+        winners: optional ``{record name: int [n, 2] rows (step, flat neuron id)}`` drawn as
+            large rings, e.g. k-WTA winners at their first spike.
+        title: the axes title.
+        max_points: above this many spikes per layer, draw an even subsample (the legend says
+            so); points are rasterised so files stay small at 10^5 spikes.
+
+    Returns:
+        the Axes.
+
+    Example:
+        >>> rec = SpikeRecord.from_dense(np.eye(4, dtype=np.uint8), name="layer")
+        >>> ax = raster_plot(rec)
+    """
+    import matplotlib.pyplot as plt
+
+    if isinstance(records, SpikeRecord):
+        records = [records]
+    if not records:
+        raise ValueError("records: expected at least one SpikeRecord")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 5), constrained_layout=True)
+    marker = max(0.3, min(9.0, 3e4 / max(1, sum(r.count for r in records))))
+    offset = 0
+    for i, rec in enumerate(records):
+        times, ids = rec.times, rec.ids
+        label = f"{rec.name or f'layer {i}'}: {rec.count:,} spikes"
+        if rec.count > max_points:
+            keep = np.linspace(0, rec.count - 1, max_points).astype(np.int64)
+            times, ids = times[keep], ids[keep]
+            label += f" ({max_points:,} drawn)"
+        ax.scatter(times, ids + offset, s=marker, marker="s", linewidths=0,
+                   color=f"C{i % 10}", label=label, rasterized=True)
+        if winners and rec.name in winners and len(winners[rec.name]):
+            win = np.asarray(winners[rec.name])
+            ax.scatter(win[:, 0], win[:, 1] + offset, s=70, facecolors="none",
+                       edgecolors="red", linewidths=1.5, zorder=3,
+                       label=f"{rec.name}: {len(win)} winners")
+        offset += rec.size
+        if i < len(records) - 1:
+            ax.axhline(offset, color="0.7", linewidth=0.8)
+    steps = max(r.steps for r in records)
+    ax.set_xlim(-0.5, steps - 0.5)
+    ax.set_ylim(0, offset)
+    ax.set_xlabel("time step")
+    ax.set_ylabel("neuron id (flat index; layers stacked)" if len(records) > 1 else "neuron id")
+    legend = ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    for handle in legend.legend_handles:
+        if handle is not None and handle.get_label() and "winners" not in handle.get_label():
+            handle.set_sizes([20])
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,66 @@
+"""The raster demo runs end to end, the raster plot draws, and the docstring examples hold."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_raster_demo_writes_a_png(tmp_path: Path) -> None:
+    out = tmp_path / "raster.png"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "raster_demo.py"), "--out", str(out),
+         "--steps", "10"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert str(out) in proc.stdout
+    assert "winners (c, y, x): [[" in proc.stdout  # the layer fired and k-WTA chose winners
+
+
+def test_raster_plot_marks_layers_and_winners() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from spikedefense.snn import SpikeRecord
+    from spikedefense.viz import raster_plot
+
+    rng = np.random.default_rng(0)
+    a = SpikeRecord.from_dense((rng.random((20, 50)) < 0.1).astype(np.uint8), name="a")
+    b = SpikeRecord.from_dense((rng.random((20, 30)) < 0.2).astype(np.uint8), name="b")
+    ax = raster_plot([a, b], winners={"b": np.array([[3, 7]])}, max_points=40)
+    offsets = [c.get_offsets() for c in ax.collections]
+    assert len(offsets) == 3  # two layers and the winners
+    assert len(offsets[0]) == min(a.count, 40) and len(offsets[1]) == min(b.count, 40)
+    assert offsets[1][:, 1].min() >= 50  # layer b is stacked above layer a's 50 neurons
+    assert tuple(offsets[2][0]) == (3, 57)
+    assert ax.get_ylim() == (0, 80)
+    with pytest.raises(ValueError, match="records"):
+        raster_plot([])
+
+
+def test_spike_record_round_trip() -> None:
+    from spikedefense.snn import SpikeRecord
+
+    spikes = (np.random.default_rng(1).random((7, 3, 4, 5)) < 0.3).astype(np.uint8)
+    rec = SpikeRecord.from_dense(spikes, name="x")
+    assert rec.shape == (3, 4, 5) and rec.steps == 7 and rec.count == int(spikes.sum())
+    assert np.array_equal(rec.to_dense(), spikes)
+    assert rec.rate() == pytest.approx(spikes.mean())
+
+
+@pytest.mark.parametrize("module", ["lif", "encode", "propagate", "kwta", "stdp", "record"])
+def test_kernel_docstring_examples(module: str) -> None:
+    mod = importlib.import_module(f"spikedefense.kernels.{module}")
+    result = doctest.testmod(mod, extraglobs={"np": np}, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
