@@ -17,8 +17,8 @@ import tempfile
 import time
 
 import numpy as np
-
 import spikedefense.kernels as K
+
 from spikedefense.data import load_idx_dataset
 from spikedefense.snn import SpikeRecord
 
