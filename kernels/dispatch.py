@@ -92,4 +92,4 @@ def resolve_backend(backend: str, *arrays: Any) -> str:
 def implementation(op: str, backend: str) -> Callable[..., Any]:
     """The function implementing ``op`` on ``backend`` (already resolved)."""
     module = importlib.import_module(f"{__package__}.{backend}.{REGISTRY[op]}")
-    return getattr(module, op)  # type: ignore[no-any-return]
+    return getattr(module, op)

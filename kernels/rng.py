@@ -24,16 +24,16 @@ S11 = np.uint64(11)
 TWO_POW_M53 = 1.0 / 9007199254740992.0
 
 
-def splitmix64(z):  # type: ignore[no-untyped-def]
+def splitmix64(z):
     z = (z ^ (z >> S30)) * MIX1
     z = (z ^ (z >> S27)) * MIX2
     return z ^ (z >> S31)
 
 
-def make_uniform(mix):  # type: ignore[no-untyped-def]
+def make_uniform(mix):
     """Build ``uniform(seed, index, step)`` on top of a compiled ``splitmix64``."""
 
-    def uniform(seed, index, step):  # type: ignore[no-untyped-def]
+    def uniform(seed, index, step):
         key = mix(np.uint64(seed) + GOLDEN * (np.uint64(step) + np.uint64(1)))
         bits = mix(key ^ (np.uint64(index) * STEP_KEY + GOLDEN))
         return np.float64(bits >> S11) * TWO_POW_M53

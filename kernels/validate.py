@@ -18,7 +18,7 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 def _host_view(name: str, array: Any) -> np.ndarray:
     if is_device_array(array):
-        return array  # type: ignore[no-any-return]
+        return array
     if not isinstance(array, np.ndarray):
         try:
             array = np.asarray(array)

@@ -91,7 +91,7 @@ def main() -> int:
     return 1 if failed else 0
 
 
-def typeof_float_array():  # type: ignore[no-untyped-def]
+def typeof_float_array():
     from numba import float32
 
     return float32[:]

@@ -12,7 +12,7 @@ uniform = njit(inline="always")(make_uniform(_mix))
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _encode_kernel(x, gain, seed, spikes):  # type: ignore[no-untyped-def]
+def _encode_kernel(x, gain, seed, spikes):
     steps, n = spikes.shape
     for t in prange(steps):
         for i in range(n):

@@ -11,7 +11,7 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def candidate_order(potentials, first_spike):  # type: ignore[no-untyped-def]
+def candidate_order(potentials, first_spike):
     """Flat indices of fired neurons, best candidate first."""
     idx = np.flatnonzero(first_spike >= 0)
     # Stable sorts from the least to the most significant key; idx starts ascending.
@@ -21,7 +21,7 @@ def candidate_order(potentials, first_spike):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _kwta_conv_kernel(potentials, first_spike, shape, k, radius):  # type: ignore[no-untyped-def]
+def _kwta_conv_kernel(potentials, first_spike, shape, k, radius):
     _, h, w = shape
     plane = h * w
     winners = np.empty((k, 3), dtype=np.int64)

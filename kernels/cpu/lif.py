@@ -13,7 +13,7 @@ BLOCK = 1024
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _lif_kernel(currents, v, refr, spikes, beta, threshold, subtract, refractory):  # type: ignore[no-untyped-def]
+def _lif_kernel(currents, v, refr, spikes, beta, threshold, subtract, refractory):
     steps, n = currents.shape
     n_blocks = (n + BLOCK - 1) // BLOCK
     zero = v.dtype.type(0)

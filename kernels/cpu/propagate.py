@@ -17,7 +17,7 @@ CHUNK = 1024
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _dense_kernel(offsets, ids, wt, out):  # type: ignore[no-untyped-def]
+def _dense_kernel(offsets, ids, wt, out):
     steps, n_out = out.shape
     n_chunks = (n_out + CHUNK - 1) // CHUNK
     for task in prange(steps * n_chunks):
@@ -45,7 +45,7 @@ def propagate_dense(spikes: np.ndarray, weight: np.ndarray) -> np.ndarray:
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _conv_kernel(offsets, ids, in_h, in_w, weight, stride, padding, out):  # type: ignore[no-untyped-def]
+def _conv_kernel(offsets, ids, in_h, in_w, weight, stride, padding, out):
     steps, c_out, h_out, w_out = out.shape
     k = weight.shape[2]
     plane = in_h * in_w
@@ -85,7 +85,7 @@ def propagate_conv2d(spikes: np.ndarray, weight: np.ndarray, stride: int, paddin
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _conv_transpose_kernel(offsets, ids, in_h, in_w, weight, stride, padding, out):  # type: ignore[no-untyped-def]
+def _conv_transpose_kernel(offsets, ids, in_h, in_w, weight, stride, padding, out):
     steps, c_out, h_out, w_out = out.shape
     k = weight.shape[2]
     plane = in_h * in_w

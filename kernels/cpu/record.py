@@ -7,7 +7,7 @@ from numba import njit, prange
 
 
 @njit(cache=True, nogil=True)
-def events_by_step(spikes):  # type: ignore[no-untyped-def]
+def events_by_step(spikes):
     """spikes uint8 [T, N] -> (offsets int64 [T + 1], ids int64 [n]) with ids ascending per step."""
     steps, n = spikes.shape
     offsets = np.zeros(steps + 1, dtype=np.int64)
@@ -27,7 +27,7 @@ def events_by_step(spikes):  # type: ignore[no-untyped-def]
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _first_spike_kernel(spikes, out):  # type: ignore[no-untyped-def]
+def _first_spike_kernel(spikes, out):
     steps, n = spikes.shape
     for i in prange(n):
         out[i] = -1

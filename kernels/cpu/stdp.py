@@ -12,7 +12,7 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def _apply(weight, mirror, has_mirror, index, delta, mirror_scale):  # type: ignore[no-untyped-def]
+def _apply(weight, mirror, has_mirror, index, delta, mirror_scale):
     zero = weight.dtype.type(0)
     one = weight.dtype.type(1)
     w = weight[index]
@@ -25,7 +25,7 @@ def _apply(weight, mirror, has_mirror, index, delta, mirror_scale):  # type: ign
 
 @njit(cache=True, nogil=True)
 def _stdp_conv_kernel(weight, mirror, has_mirror, pre, post, winners, stride, padding,
-                      causal, acausal, mirror_scale):  # type: ignore[no-untyped-def]
+                      causal, acausal, mirror_scale):
     _, c_in, k, _ = weight.shape
     _, in_h, in_w = pre.shape
     for n in range(winners.shape[0]):
@@ -56,7 +56,7 @@ def stdp_conv(weight: np.ndarray, mirror: np.ndarray | None, pre: np.ndarray, po
 
 @njit(cache=True, nogil=True)
 def _stdp_dense_kernel(weight, mirror, has_mirror, pre, post, winners, causal, acausal,
-                       mirror_scale):  # type: ignore[no-untyped-def]
+                       mirror_scale):
     n_in = weight.shape[1]
     for n in range(winners.shape[0]):
         o = winners[n]
@@ -78,7 +78,7 @@ def stdp_dense(weight: np.ndarray, mirror: np.ndarray | None, pre: np.ndarray, p
 
 
 @njit(cache=True, nogil=True)
-def _tadros_kernel(weight, pre, post, inc, dec, scale):  # type: ignore[no-untyped-def]
+def _tadros_kernel(weight, pre, post, inc, dec, scale):
     n_out, n_in = weight.shape
     for o in range(n_out):
         if not post[o]:

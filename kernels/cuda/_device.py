@@ -17,7 +17,7 @@ from numba import cuda
 from .. import config
 from ..dispatch import is_device_array
 
-SIMULATOR = bool(numba_config.ENABLE_CUDASIM)
+SIMULATOR = bool(getattr(numba_config, "ENABLE_CUDASIM", 0))
 
 if SIMULATOR:
     _plain_mul = cuda.jit(device=True)(lambda a, b: a * b)

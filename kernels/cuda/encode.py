@@ -15,7 +15,7 @@ uniform = cuda.jit(device=True)(make_uniform(_mix))
 
 
 @cuda.jit
-def _encode_kernel(x, gain, seed, spikes):  # type: ignore[no-untyped-def]
+def _encode_kernel(x, gain, seed, spikes):
     j = cuda.grid(1)
     steps, n = spikes.shape
     if j >= steps * n:

@@ -20,7 +20,7 @@ from ._device import back, on_host, to_device
 
 
 @cuda.jit(device=True)
-def _better(fa, pa, ia, fb, pb, ib):  # type: ignore[no-untyped-def]
+def _better(fa, pa, ia, fb, pb, ib):
     """Is candidate a ranked before candidate b? An index of -1 marks no candidate."""
     if ia < 0:
         return False
@@ -38,7 +38,7 @@ def _better(fa, pa, ia, fb, pb, ib):  # type: ignore[no-untyped-def]
 @cache
 def _kernel(threads: int) -> Any:
     @cuda.jit
-    def kwta(potentials, first_spike, height, width, k, radius, spatial, taken, winners, count):  # type: ignore[no-untyped-def]
+    def kwta(potentials, first_spike, height, width, k, radius, spatial, taken, winners, count):
         tid = cuda.threadIdx.x
         s_first = cuda.shared.array(threads, int64)
         s_pot = cuda.shared.array(threads, float64)

@@ -16,7 +16,7 @@ def _kernel(dtype: str) -> Any:
     mul = mul_rn(dtype)
 
     @cuda.jit
-    def lif(currents, v, spikes, beta, threshold, subtract, refractory, zero):  # type: ignore[no-untyped-def]
+    def lif(currents, v, spikes, beta, threshold, subtract, refractory, zero):
         i = cuda.grid(1)
         if i >= v.shape[0]:
             return

@@ -20,7 +20,7 @@ from .record import events_by_step
 
 
 @cuda.jit
-def _dense_kernel(ids, counts, weight, out):  # type: ignore[no-untyped-def]
+def _dense_kernel(ids, counts, weight, out):
     j = cuda.grid(1)
     steps, n_out = out.shape
     if j >= steps * n_out:
@@ -48,7 +48,7 @@ def propagate_dense(spikes: Any, weight: Any) -> Any:
 
 
 @cuda.jit
-def _conv_kernel(spikes, weight, stride, padding, out):  # type: ignore[no-untyped-def]
+def _conv_kernel(spikes, weight, stride, padding, out):
     j = cuda.grid(1)
     steps, c_out, h_out, w_out = out.shape
     if j >= steps * c_out * h_out * w_out:
@@ -86,7 +86,7 @@ def propagate_conv2d(spikes: Any, weight: Any, stride: int, padding: int,
 
 
 @cuda.jit
-def _conv_transpose_kernel(spikes, weight, stride, padding, out):  # type: ignore[no-untyped-def]
+def _conv_transpose_kernel(spikes, weight, stride, padding, out):
     j = cuda.grid(1)
     steps, c_out, h_out, w_out = out.shape
     if j >= steps * c_out * h_out * w_out:

@@ -11,7 +11,7 @@ from ._device import back, launch, on_host, to_device
 
 
 @cuda.jit
-def _first_spike_kernel(spikes, out):  # type: ignore[no-untyped-def]
+def _first_spike_kernel(spikes, out):
     i = cuda.grid(1)
     if i >= out.shape[0]:
         return
@@ -32,7 +32,7 @@ def first_spike(spikes: Any) -> Any:
 
 
 @cuda.jit
-def _events_kernel(spikes, ids, counts):  # type: ignore[no-untyped-def]
+def _events_kernel(spikes, ids, counts):
     t = cuda.grid(1)
     if t >= spikes.shape[0]:
         return

@@ -21,7 +21,7 @@ def _update(dtype: str) -> Any:
     mul = mul_rn(dtype)
 
     @cuda.jit(device=True)
-    def update(weight, mirror, has_mirror, c, ci, ky, kx, delta, mirror_scale, zero, one):  # type: ignore[no-untyped-def]
+    def update(weight, mirror, has_mirror, c, ci, ky, kx, delta, mirror_scale, zero, one):
         w = weight[c, ci, ky, kx]
         dw = mul(mul(delta, w), one - w)
         weight[c, ci, ky, kx] = w + dw
@@ -38,7 +38,7 @@ def _conv_kernel(dtype: str) -> Any:
 
     @cuda.jit
     def stdp(weight, mirror, has_mirror, pre, post, winners, stride, padding, causal, acausal,
-             mirror_scale, zero, one):  # type: ignore[no-untyped-def]
+             mirror_scale, zero, one):
         j = cuda.grid(1)
         c_out, c_in, k = weight.shape[0], weight.shape[1], weight.shape[2]
         if j >= c_out * c_in * k * k:
@@ -88,7 +88,7 @@ def _dense_kernel(dtype: str) -> Any:
 
     @cuda.jit
     def stdp(weight, mirror, has_mirror, pre, post, winners, causal, acausal, mirror_scale,
-             zero, one):  # type: ignore[no-untyped-def]
+             zero, one):
         j = cuda.grid(1)
         n_out, n_in = weight.shape[0], weight.shape[1]
         if j >= n_out * n_in:
@@ -120,7 +120,7 @@ def stdp_dense(weight: Any, mirror: Any, pre: Any, post: Any, winners: Any, caus
 
 
 @cuda.jit
-def _tadros_kernel(weight, pre, post, inc, dec, scale):  # type: ignore[no-untyped-def]
+def _tadros_kernel(weight, pre, post, inc, dec, scale):
     j = cuda.grid(1)
     n_out, n_in = weight.shape
     if j >= n_out * n_in:
