@@ -1,7 +1,8 @@
 """Spike records: first-spike steps, and dense spikes <-> (times, ids) event lists.
 
 Event lists are what raster plots draw: one (step, flat neuron id) pair per spike, sorted by step
-and then by id. They are built on the host (a device input is copied back first).
+and then by id. They are always built on the host: a device input is copied back first, and
+``backend`` is only checked (so ``backend="cuda"`` still fails where CUDA cannot run).
 """
 
 from __future__ import annotations
@@ -36,15 +37,18 @@ def first_spike(spikes: Any, *, backend: str = "auto") -> Any:
     return implementation("first_spike", backend)(flat).reshape(shape)
 
 
-def spikes_to_events(spikes: Any) -> tuple[np.ndarray, np.ndarray]:
+def spikes_to_events(spikes: Any, *, backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """Dense spikes ``[T, *shape]`` -> ``(times, ids)``, int64, sorted by time then flat id.
 
     Example:
         >>> spikes_to_events(np.array([[0, 1], [1, 1]], np.uint8))
         (array([0, 1, 1]), array([1, 0, 1]))
     """
+    resolve_backend(backend, spikes)
     if is_device_array(spikes):
-        spikes = spikes.copy_to_host() if hasattr(spikes, "copy_to_host") else spikes.cpu()
+        from .cuda._device import to_device
+
+        spikes = to_device(spikes).copy_to_host()
     spikes = check.spike_array("spikes", spikes)
     if spikes.ndim < 1:
         raise ValueError("spikes: expected shape [T, ...], got a scalar")
@@ -52,13 +56,15 @@ def spikes_to_events(spikes: Any) -> tuple[np.ndarray, np.ndarray]:
     return times.astype(np.int64), ids.astype(np.int64)
 
 
-def events_to_spikes(times: Any, ids: Any, steps: int, shape: tuple[int, ...]) -> np.ndarray:
+def events_to_spikes(times: Any, ids: Any, steps: int, shape: tuple[int, ...], *,
+                     backend: str = "auto") -> np.ndarray:
     """``(times, ids)`` event lists -> dense uint8 spikes ``[steps, *shape]``.
 
     Example:
         >>> events_to_spikes(np.array([0, 1]), np.array([1, 0]), 2, (2,)).tolist()
         [[0, 1], [1, 0]]
     """
+    resolve_backend(backend, times, ids)
     times = check.int_array("times", times, 1)
     ids = check.int_array("ids", ids, 1)
     check.same_shape("times", tuple(times.shape), "ids", tuple(ids.shape))

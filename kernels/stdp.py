@@ -97,6 +97,10 @@ def stdp_conv(weight: Any, pre_first_spike: Any, post_first_spike: Any, winners:
         raise ValueError(f"winners: expected rows (c, y, x) of shape [n, 3], got {winners.shape}")
     stride = check.nonneg_int("stride", stride, minimum=1)
     padding = check.nonneg_int("padding", padding)
+    out_hw = tuple(check.conv_output_size(size, k, stride, padding, "weight")
+                   for size in pre.shape[1:])
+    check.same_shape("the convolution's output", (c_out, *out_hw), "post_first_spike",
+                     tuple(post.shape))
     check_stdp_params(params)
     _winners_in_range(winners, tuple(post.shape))
     backend = resolve_backend(backend, weight, pre, post, winners, mirror)

@@ -78,6 +78,15 @@ def stdp_dense(weight: np.ndarray, mirror: np.ndarray | None, pre: np.ndarray, p
 
 
 @njit(cache=True, nogil=True)
+def twice_sigmoid_neg(z):
+    """2 * sigmoid(-z) without overflow for any finite z."""
+    if z > 0.0:
+        e = math.exp(-z)
+        return 2.0 * e / (1.0 + e)
+    return 2.0 / (1.0 + math.exp(z))
+
+
+@njit(cache=True, nogil=True)
 def _tadros_kernel(weight, pre, post, inc, dec, scale):
     n_out, n_in = weight.shape
     for o in range(n_out):
@@ -85,7 +94,7 @@ def _tadros_kernel(weight, pre, post, inc, dec, scale):
             continue
         for i in range(n_in):
             w = np.float64(weight[o, i])
-            f = 2.0 / (1.0 + math.exp(w / scale))
+            f = twice_sigmoid_neg(w / scale)
             weight[o, i] = w + inc * f if pre[i] else w - dec * f
 
 

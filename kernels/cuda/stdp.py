@@ -130,7 +130,12 @@ def _tadros_kernel(weight, pre, post, inc, dec, scale):
     if not post[o]:
         return
     w = float64(weight[o, i])
-    f = 2.0 / (1.0 + math.exp(w / scale))
+    z = w / scale
+    if z > 0.0:  # 2 * sigmoid(-z) without overflow, as on the CPU
+        e = math.exp(-z)
+        f = 2.0 * e / (1.0 + e)
+    else:
+        f = 2.0 / (1.0 + math.exp(z))
     weight[o, i] = w + MUL64(inc, f) if pre[i] else w - MUL64(dec, f)
 
 
