@@ -1,0 +1,99 @@
+"""End-to-end run of the kernel benchmark at its quick (CI) sizes on the CPU backend."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "benchmarks" / "bench_kernels.py"
+PEERS = {"lif": ("snntorch", "norse"), "dense": ("snntorch", "norse"), "sleep": ("torch",)}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("bench")
+    env = dict(os.environ)
+    env.pop("NUMBA_ENABLE_CUDASIM", None)  # conftest turns the simulator on; CPU only here
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--backend", "cpu", "--out", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "| workload | case | implementation |" in proc.stdout  # the table is printed
+    assert (out / "bench_kernels.md").read_text(encoding="utf-8").startswith("# Kernel bench")
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".tmp-")]
+    return json.loads((out / "bench_kernels.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow
+def test_provenance(report: dict) -> None:
+    assert report["backend"] == "cpu" and report["quick"] is True
+    assert "--quick" in report["command"]
+    machine = report["machine"]
+    assert machine["cpu_count"] >= 1 and machine["torch_num_threads"] >= 1
+    assert machine["cpu_model"]
+    for name in ("python", "numpy", "numba", "torch", "snntorch", "norse", "spikedefense"):
+        assert report["versions"][name] != "not installed", name
+
+
+@pytest.mark.slow
+def test_timings_and_ratios(report: dict) -> None:
+    workloads = report["runs"]["cpu"]["workloads"]
+    assert set(workloads) == {"lif", "dense", "sleep"}
+    for name, work in workloads.items():
+        assert work["cases"], name
+        for case in work["cases"]:
+            impls = case["implementations"]
+            assert set(impls) == {"ours", *PEERS[name]}, (name, case["label"])
+            for impl, stats in impls.items():
+                assert 0 < stats["min_s"] <= stats["median_s"] <= stats["max_s"], (name, impl)
+                assert stats["repeats"] == len(stats["times_s"]) >= 1
+                # compile / warm-up is reported apart and is not one of the timed samples
+                assert stats["first_call_s"] > 0 and stats["compile_s"] >= 0
+                assert stats["compile_s"] == pytest.approx(
+                    max(stats["first_call_s"] - stats["median_s"], 0.0))
+            for peer in PEERS[name]:
+                ratio = case["ratios"][f"{peer}/ours"]
+                assert ratio == pytest.approx(impls[peer]["median_s"] / impls["ours"]["median_s"])
+
+
+@pytest.mark.slow
+def test_dense_fit(report: dict) -> None:
+    dense = report["runs"]["cpu"]["workloads"]["dense"]
+    spikes = [case["n_input_spikes"] for case in dense["cases"]]
+    assert spikes == sorted(spikes) and spikes[0] > 0  # rates ascend
+    fit = dense["fit"]
+    assert fit["points"] == len(dense["cases"]) and fit["n_input_spikes"] == spikes
+    assert fit["r2"] <= 1.0
+
+
+@pytest.mark.slow
+def test_spikes_agree_with_snntorch(report: dict) -> None:
+    workloads = report["runs"]["cpu"]["workloads"]
+    for name in ("lif", "dense"):
+        for case in workloads[name]["cases"]:
+            check = case["checks"]["snntorch"]
+            assert check["equal_except_ties"], (name, case["label"], check)
+            assert check["spikes_ours"] > 0
+            assert check["agreement"] >= 0.999
+            assert case["checks"]["norse"]["agreement"] >= 0.99
+    for case in workloads["dense"]["cases"]:
+        assert case["checks"]["currents_equal_F_linear"], case["label"]
+
+
+@pytest.mark.slow
+def test_sleep_step_agrees_with_torch(report: dict) -> None:
+    sleep = report["runs"]["cpu"]["workloads"]["sleep"]
+    checked = [case["checks"] for case in sleep["cases"] if case["checks"]]
+    assert len(checked) == 1
+    check = checked[0]
+    assert 1 <= check["n_winners"] <= sleep["sizes"]["k"]
+    assert check["winners_equal"] and check["winners_ours"] == check["winners_peer"]
+    assert check["post_first_spike_equal"]
+    assert check["weights_allclose"]
+    assert check["weights_changed"] > 0
