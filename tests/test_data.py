@@ -14,6 +14,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 from importlib.resources import files
 from pathlib import Path
 
@@ -379,4 +380,5 @@ def test_build_embedded_rejects_non_canonical_source(tmp_path: Path) -> None:
 
 def test_data_modules_do_not_import_torch() -> None:
     code = "import sys, spikedefense.data; sys.exit('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
+    proc = subprocess.run([sys.executable, "-c", code], timeout=120, cwd=tempfile.gettempdir())
+    assert proc.returncode == 0

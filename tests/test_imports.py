@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import numpy as np
@@ -13,8 +14,9 @@ from spikedefense.kernels import dispatch
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
+    # Run outside the repository so the installed package is imported, not the source folder.
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, cwd=tempfile.gettempdir())
 
 
 def test_import_and_cpu_run_load_no_torch() -> None:
