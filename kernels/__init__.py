@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .dispatch import BackendUnavailableError, available_backends
+from .dispatch import REGISTRY, BackendUnavailableError, available_backends
 from .params import LIFParams, STDPParams, TadrosParams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,21 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .record import events_to_spikes, first_spike, spikes_to_events
     from .stdp import stdp_conv, stdp_dense, tadros_dense
 
-_LAZY = {
-    "lif_run": "lif",
-    "bernoulli_encode": "encode",
-    "propagate_dense": "propagate",
-    "propagate_conv2d": "propagate",
-    "propagate_conv_transpose2d": "propagate",
-    "kwta_conv": "kwta",
-    "kwta_dense": "kwta",
-    "stdp_conv": "stdp",
-    "stdp_dense": "stdp",
-    "tadros_dense": "stdp",
-    "first_spike": "record",
-    "spikes_to_events": "record",
-    "events_to_spikes": "record",
-}
+# The public front ends live in modules named like the backend files that implement them.
+_LAZY = {**REGISTRY, "spikes_to_events": "record", "events_to_spikes": "record"}
 
 __all__ = [
     "BackendUnavailableError",

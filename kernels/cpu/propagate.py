@@ -44,10 +44,39 @@ def propagate_dense(spikes: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def _conv_kernel(offsets, ids, in_h, in_w, weight, stride, padding, out):
-    steps, c_out, h_out, w_out = out.shape
+@njit(inline="always")
+def _scatter_conv(acc, weight, co, c, y, x, stride, padding):
+    """Add the outputs of a conv2d that input (c, y, x) reaches."""
+    h_out, w_out = acc.shape
     k = weight.shape[2]
+    for ky in range(k):
+        ny = y + padding - ky
+        if ny < 0 or ny % stride != 0 or ny // stride >= h_out:
+            continue
+        for kx in range(k):
+            nx = x + padding - kx
+            if nx >= 0 and nx % stride == 0 and nx // stride < w_out:
+                acc[ny // stride, nx // stride] += weight[co, c, ky, kx]
+
+
+@njit(inline="always")
+def _scatter_conv_transpose(acc, weight, co, c, y, x, stride, padding):
+    """Add the outputs of a conv_transpose2d that input (c, y, x) reaches."""
+    h_out, w_out = acc.shape
+    k = weight.shape[2]
+    for ky in range(k):
+        oy = y * stride - padding + ky
+        if oy < 0 or oy >= h_out:
+            continue
+        for kx in range(k):
+            ox = x * stride - padding + kx
+            if 0 <= ox < w_out:
+                acc[oy, ox] += weight[c, co, ky, kx]
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _spatial_kernel(offsets, ids, in_h, in_w, weight, stride, padding, transposed, out):
+    steps, c_out = out.shape[0], out.shape[1]
     plane = in_h * in_w
     for task in prange(steps * c_out):
         t = task // c_out
@@ -58,61 +87,29 @@ def _conv_kernel(offsets, ids, in_h, in_w, weight, stride, padding, out):
             c = flat // plane
             y = (flat % plane) // in_w
             x = flat % in_w
-            for ky in range(k):
-                ny = y + padding - ky
-                if ny < 0 or ny % stride != 0:
-                    continue
-                oy = ny // stride
-                if oy >= h_out:
-                    continue
-                for kx in range(k):
-                    nx = x + padding - kx
-                    if nx < 0 or nx % stride != 0:
-                        continue
-                    ox = nx // stride
-                    if ox < w_out:
-                        acc[oy, ox] += weight[co, c, ky, kx]
+            if transposed:
+                _scatter_conv_transpose(acc, weight, co, c, y, x, stride, padding)
+            else:
+                _scatter_conv(acc, weight, co, c, y, x, stride, padding)
+
+
+def _propagate_spatial(spikes: np.ndarray, weight: np.ndarray, stride: int, padding: int,
+                       out_hw: tuple[int, int], transposed: bool) -> np.ndarray:
+    steps, _, in_h, in_w = spikes.shape
+    offsets, ids = events_by_step(spikes.reshape(steps, -1))
+    c_out = weight.shape[1] if transposed else weight.shape[0]
+    out = np.zeros((steps, c_out, *out_hw), dtype=weight.dtype)
+    _spatial_kernel(offsets, ids, in_h, in_w, weight, stride, padding, transposed, out)
+    return out
 
 
 def propagate_conv2d(spikes: np.ndarray, weight: np.ndarray, stride: int, padding: int,
                      out_hw: tuple[int, int]) -> np.ndarray:
     """spikes uint8 [T, C, H, W], weight [C_out, C, k, k] -> currents [T, C_out, H_out, W_out]."""
-    steps, _, in_h, in_w = spikes.shape
-    offsets, ids = events_by_step(spikes.reshape(steps, -1))
-    out = np.zeros((steps, weight.shape[0], *out_hw), dtype=weight.dtype)
-    _conv_kernel(offsets, ids, in_h, in_w, weight, stride, padding, out)
-    return out
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def _conv_transpose_kernel(offsets, ids, in_h, in_w, weight, stride, padding, out):
-    steps, c_out, h_out, w_out = out.shape
-    k = weight.shape[2]
-    plane = in_h * in_w
-    for task in prange(steps * c_out):
-        t = task // c_out
-        co = task % c_out
-        acc = out[t, co]
-        for e in range(offsets[t], offsets[t + 1]):
-            flat = ids[e]
-            c = flat // plane
-            y = (flat % plane) // in_w
-            x = flat % in_w
-            for ky in range(k):
-                oy = y * stride - padding + ky
-                if oy < 0 or oy >= h_out:
-                    continue
-                for kx in range(k):
-                    ox = x * stride - padding + kx
-                    if 0 <= ox < w_out:
-                        acc[oy, ox] += weight[c, co, ky, kx]
+    return _propagate_spatial(spikes, weight, stride, padding, out_hw, False)
 
 
 def propagate_conv_transpose2d(spikes: np.ndarray, weight: np.ndarray, stride: int, padding: int,
                                out_hw: tuple[int, int]) -> np.ndarray:
     """spikes uint8 [T, C, H, W], weight [C, C_out, k, k] -> currents [T, C_out, H_out, W_out]."""
-    steps, _, in_h, in_w = spikes.shape
-    offsets, ids = events_by_step(spikes.reshape(steps, -1))
-    out = np.zeros((steps, weight.shape[1], *out_hw), dtype=weight.dtype)
-    _conv_transpose_kernel(offsets, ids, in_h, in_w, weight, stride, padding, out)
-    return out
+    return _propagate_spatial(spikes, weight, stride, padding, out_hw, True)

@@ -47,21 +47,11 @@ def propagate_dense(spikes: Any, weight: Any) -> Any:
     return back(out, host)
 
 
-@cuda.jit
-def _conv_kernel(spikes, weight, stride, padding, out):
-    j = cuda.grid(1)
-    steps, c_out, h_out, w_out = out.shape
-    if j >= steps * c_out * h_out * w_out:
-        return
-    ox = j % w_out
-    rest = j // w_out
-    oy = rest % h_out
-    rest //= h_out
-    co = rest % c_out
-    t = rest // c_out
+@cuda.jit(device=True)
+def _gather_conv(spikes, weight, t, co, oy, ox, stride, padding, acc):
+    """Sum, in ascending input order, the weights of the spiking inputs of conv2d output."""
     c_in, in_h, in_w = spikes.shape[1], spikes.shape[2], spikes.shape[3]
     k = weight.shape[2]
-    acc = out[t, co, oy, ox]
     for c in range(c_in):
         for ky in range(k):
             iy = oy * stride - padding + ky
@@ -71,55 +61,62 @@ def _conv_kernel(spikes, weight, stride, padding, out):
                 ix = ox * stride - padding + kx
                 if 0 <= ix < in_w and spikes[t, c, iy, ix]:
                     acc += weight[co, c, ky, kx]
-    out[t, co, oy, ox] = acc
+    return acc
 
 
-def propagate_conv2d(spikes: Any, weight: Any, stride: int, padding: int,
-                     out_hw: tuple[int, int]) -> Any:
-    """spikes uint8 [T, C, H, W], weight [C_out, C, k, k] -> currents [T, C_out, H_out, W_out]."""
-    host = on_host(spikes, weight)
-    d_spikes, d_weight = to_device(spikes), to_device(weight)
-    shape = (d_spikes.shape[0], d_weight.shape[0], *out_hw)
-    out = cuda.to_device(np.zeros(shape, dtype=weight.dtype))
-    _conv_kernel[launch(out.size)](d_spikes, d_weight, stride, padding, out)
-    return back(out, host)
-
-
-@cuda.jit
-def _conv_transpose_kernel(spikes, weight, stride, padding, out):
-    j = cuda.grid(1)
-    steps, c_out, h_out, w_out = out.shape
-    if j >= steps * c_out * h_out * w_out:
-        return
-    ox = j % w_out
-    rest = j // w_out
-    oy = rest % h_out
-    rest //= h_out
-    co = rest % c_out
-    t = rest // c_out
+@cuda.jit(device=True)
+def _gather_conv_transpose(spikes, weight, t, co, oy, ox, stride, padding, acc):
+    """The same for a conv_transpose2d output: inputs y with oy = y*stride - padding + ky."""
     c_in, in_h, in_w = spikes.shape[1], spikes.shape[2], spikes.shape[3]
     k = weight.shape[2]
-    # Inputs y with oy = y*stride - padding + ky for some ky in [0, k), in ascending order.
     y_lo = max(0, -((k - 1 - oy - padding) // stride))
     y_hi = min(in_h - 1, (oy + padding) // stride)
     x_lo = max(0, -((k - 1 - ox - padding) // stride))
     x_hi = min(in_w - 1, (ox + padding) // stride)
-    acc = out[t, co, oy, ox]
     for c in range(c_in):
         for y in range(y_lo, y_hi + 1):
             ky = oy + padding - y * stride
             for x in range(x_lo, x_hi + 1):
                 if spikes[t, c, y, x]:
                     acc += weight[c, co, ky, ox + padding - x * stride]
+    return acc
+
+
+@cuda.jit
+def _spatial_kernel(spikes, weight, stride, padding, transposed, out):
+    j = cuda.grid(1)
+    steps, c_out, h_out, w_out = out.shape
+    if j >= steps * c_out * h_out * w_out:
+        return
+    ox = j % w_out
+    oy = (j // w_out) % h_out
+    co = (j // (w_out * h_out)) % c_out
+    t = j // (w_out * h_out * c_out)
+    if transposed:
+        acc = _gather_conv_transpose(spikes, weight, t, co, oy, ox, stride, padding,
+                                     out[t, co, oy, ox])
+    else:
+        acc = _gather_conv(spikes, weight, t, co, oy, ox, stride, padding, out[t, co, oy, ox])
     out[t, co, oy, ox] = acc
+
+
+def _propagate_spatial(spikes: Any, weight: Any, stride: int, padding: int,
+                       out_hw: tuple[int, int], transposed: bool) -> Any:
+    host = on_host(spikes, weight)
+    d_spikes, d_weight = to_device(spikes), to_device(weight)
+    c_out = d_weight.shape[1] if transposed else d_weight.shape[0]
+    out = cuda.to_device(np.zeros((d_spikes.shape[0], c_out, *out_hw), dtype=weight.dtype))
+    _spatial_kernel[launch(out.size)](d_spikes, d_weight, stride, padding, transposed, out)
+    return back(out, host)
+
+
+def propagate_conv2d(spikes: Any, weight: Any, stride: int, padding: int,
+                     out_hw: tuple[int, int]) -> Any:
+    """spikes uint8 [T, C, H, W], weight [C_out, C, k, k] -> currents [T, C_out, H_out, W_out]."""
+    return _propagate_spatial(spikes, weight, stride, padding, out_hw, False)
 
 
 def propagate_conv_transpose2d(spikes: Any, weight: Any, stride: int, padding: int,
                                out_hw: tuple[int, int]) -> Any:
     """spikes uint8 [T, C, H, W], weight [C, C_out, k, k] -> currents [T, C_out, H_out, W_out]."""
-    host = on_host(spikes, weight)
-    d_spikes, d_weight = to_device(spikes), to_device(weight)
-    shape = (d_spikes.shape[0], d_weight.shape[1], *out_hw)
-    out = cuda.to_device(np.zeros(shape, dtype=weight.dtype))
-    _conv_transpose_kernel[launch(out.size)](d_spikes, d_weight, stride, padding, out)
-    return back(out, host)
+    return _propagate_spatial(spikes, weight, stride, padding, out_hw, True)
