@@ -1,7 +1,8 @@
 """LIF over T steps on the CPU, fused in one compiled call.
 
 Neurons are split into blocks run in parallel; each block walks the time axis with its state in
-registers-sized arrays, so currents are read once and spikes written once.
+cache, so currents are read once and spikes written once. Without a refractory period the inner
+loop is branch-free and vectorises.
 """
 
 from __future__ import annotations
@@ -20,21 +21,34 @@ def _lif_kernel(currents, v, refr, spikes, beta, threshold, subtract, refractory
     for b in prange(n_blocks):
         lo = b * BLOCK
         hi = min(lo + BLOCK, n)
+        # Loops over slices (not v[i] of the whole array) let LLVM vectorise the inner loop.
+        vb = v[lo:hi]
+        rb = refr[lo:hi]
         for t in range(steps):
-            for i in range(lo, hi):
-                if refr[i] > 0:
-                    refr[i] -= 1
-                    v[i] = zero
-                    spikes[t, i] = 0
+            cb = currents[t, lo:hi]
+            sb = spikes[t, lo:hi]
+            if refractory == 0:
+                for i in range(hi - lo):
+                    vi = beta * vb[i] + cb[i]
+                    fired = vi >= threshold
+                    sb[i] = fired
+                    after = vi - threshold if subtract else zero
+                    vb[i] = after if fired else vi
+                continue
+            for i in range(hi - lo):
+                if rb[i] > 0:
+                    rb[i] -= 1
+                    vb[i] = zero
+                    sb[i] = 0
                     continue
-                vi = beta * v[i] + currents[t, i]
+                vi = beta * vb[i] + cb[i]
                 if vi >= threshold:
-                    spikes[t, i] = 1
+                    sb[i] = 1
                     vi = vi - threshold if subtract else zero
-                    refr[i] = refractory
+                    rb[i] = refractory
                 else:
-                    spikes[t, i] = 0
-                v[i] = vi
+                    sb[i] = 0
+                vb[i] = vi
 
 
 def lif_run(currents: np.ndarray, v0: np.ndarray, beta: float, threshold: float,

@@ -24,10 +24,10 @@ def _dense_kernel(offsets, ids, wt, out):
         t = task // n_chunks
         lo = (task % n_chunks) * CHUNK
         hi = min(lo + CHUNK, n_out)
-        row = out[t]
+        row = out[t, lo:hi]
         for e in range(offsets[t], offsets[t + 1]):
-            w = wt[ids[e]]
-            for o in range(lo, hi):
+            w = wt[ids[e], lo:hi]
+            for o in range(hi - lo):  # slices, so that the loop vectorises
                 row[o] += w[o]
 
 

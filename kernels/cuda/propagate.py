@@ -20,14 +20,14 @@ from .record import events_by_step
 
 
 @cuda.jit
-def _dense_kernel(ids, counts, weight, out):
+def _dense_kernel(ids, counts, weight, zero, out):
     j = cuda.grid(1)
     steps, n_out = out.shape
     if j >= steps * n_out:
         return
     t = j // n_out
     o = j % n_out
-    acc = out[t, o]
+    acc = zero
     for e in range(counts[t]):
         acc += weight[o, ids[t, e]]
     out[t, o] = acc
@@ -42,8 +42,8 @@ def propagate_dense(spikes: Any, weight: Any) -> Any:
     host = on_host(spikes, weight)
     d_spikes, d_weight = to_device(spikes), to_device(weight)
     ids, counts = events_by_step(d_spikes)
-    out = cuda.to_device(np.zeros((d_spikes.shape[0], d_weight.shape[0]), dtype=weight.dtype))
-    _dense_kernel[launch(out.size)](ids, counts, d_weight, out)
+    out = cuda.device_array((d_spikes.shape[0], d_weight.shape[0]), dtype=weight.dtype)
+    _dense_kernel[launch(out.size)](ids, counts, d_weight, np.dtype(weight.dtype).type(0), out)
     return back(out, host)
 
 
@@ -83,7 +83,7 @@ def _gather_conv_transpose(spikes, weight, t, co, oy, ox, stride, padding, acc):
 
 
 @cuda.jit
-def _spatial_kernel(spikes, weight, stride, padding, transposed, out):
+def _spatial_kernel(spikes, weight, stride, padding, transposed, zero, out):
     j = cuda.grid(1)
     steps, c_out, h_out, w_out = out.shape
     if j >= steps * c_out * h_out * w_out:
@@ -93,10 +93,9 @@ def _spatial_kernel(spikes, weight, stride, padding, transposed, out):
     co = (j // (w_out * h_out)) % c_out
     t = j // (w_out * h_out * c_out)
     if transposed:
-        acc = _gather_conv_transpose(spikes, weight, t, co, oy, ox, stride, padding,
-                                     out[t, co, oy, ox])
+        acc = _gather_conv_transpose(spikes, weight, t, co, oy, ox, stride, padding, zero)
     else:
-        acc = _gather_conv(spikes, weight, t, co, oy, ox, stride, padding, out[t, co, oy, ox])
+        acc = _gather_conv(spikes, weight, t, co, oy, ox, stride, padding, zero)
     out[t, co, oy, ox] = acc
 
 
@@ -105,8 +104,9 @@ def _propagate_spatial(spikes: Any, weight: Any, stride: int, padding: int,
     host = on_host(spikes, weight)
     d_spikes, d_weight = to_device(spikes), to_device(weight)
     c_out = d_weight.shape[1] if transposed else d_weight.shape[0]
-    out = cuda.to_device(np.zeros((d_spikes.shape[0], c_out, *out_hw), dtype=weight.dtype))
-    _spatial_kernel[launch(out.size)](d_spikes, d_weight, stride, padding, transposed, out)
+    out = cuda.device_array((d_spikes.shape[0], c_out, *out_hw), dtype=weight.dtype)
+    _spatial_kernel[launch(out.size)](d_spikes, d_weight, stride, padding, transposed,
+                                      np.dtype(weight.dtype).type(0), out)
     return back(out, host)
 
 
