@@ -31,6 +31,16 @@ def _device_dtype(array: Any) -> np.dtype:
     return np.dtype(array.dtype)
 
 
+def _all_finite(array: np.ndarray) -> bool:
+    # A parallel scan of a contiguous array is about twice as fast as np.isfinite(a).all(),
+    # which also allocates a boolean array of the input's size.
+    if array.flags.c_contiguous and array.size:
+        from .cpu.scan import all_finite
+
+        return bool(all_finite(array.reshape(-1)))
+    return bool(np.isfinite(array).all())
+
+
 def check_rank(name: str, array: Any, ndim: int | tuple[int, ...]) -> None:
     allowed = (ndim,) if isinstance(ndim, int) else ndim
     if array.ndim not in allowed:
@@ -46,7 +56,7 @@ def float_array(name: str, array: Any, ndim: int | tuple[int, ...] | None = None
         raise TypeError(f"{name}: expected dtype float32 or float64, got {dtype}")
     if ndim is not None:
         check_rank(name, array, ndim)
-    if not is_device_array(array) and not np.isfinite(array).all():
+    if not is_device_array(array) and not _all_finite(array):
         raise ValueError(f"{name}: contains NaN or inf")
     return array
 
