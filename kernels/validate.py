@@ -16,7 +16,8 @@ from .dispatch import is_device_array
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _host_view(name: str, array: Any) -> np.ndarray:
+def _as_array(name: str, array: Any) -> Any:
+    """Device arrays as they are; anything else as a NumPy array."""
     if is_device_array(array):
         return array
     if not isinstance(array, np.ndarray):
@@ -25,10 +26,6 @@ def _host_view(name: str, array: Any) -> np.ndarray:
         except Exception as exc:
             raise TypeError(f"{name}: expected an array, got {type(array).__name__}") from exc
     return array
-
-
-def _device_dtype(array: Any) -> np.dtype:
-    return np.dtype(array.dtype)
 
 
 def _all_finite(array: np.ndarray) -> bool:
@@ -50,8 +47,8 @@ def check_rank(name: str, array: Any, ndim: int | tuple[int, ...]) -> None:
 
 def float_array(name: str, array: Any, ndim: int | tuple[int, ...] | None = None) -> Any:
     """A float32/float64 array with finite values (host arrays are checked for NaN/inf)."""
-    array = _host_view(name, array)
-    dtype = _device_dtype(array)
+    array = _as_array(name, array)
+    dtype = np.dtype(array.dtype)
     if dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name}: expected dtype float32 or float64, got {dtype}")
     if ndim is not None:
@@ -63,8 +60,8 @@ def float_array(name: str, array: Any, ndim: int | tuple[int, ...] | None = None
 
 def spike_array(name: str, array: Any, ndim: int | tuple[int, ...] | None = None) -> Any:
     """A uint8 (or bool, viewed as uint8) array of 0/1 spikes."""
-    array = _host_view(name, array)
-    dtype = _device_dtype(array)
+    array = _as_array(name, array)
+    dtype = np.dtype(array.dtype)
     if dtype == np.bool_ and not is_device_array(array):
         array = array.view(np.uint8)
     elif dtype != np.uint8:
@@ -78,8 +75,8 @@ def spike_array(name: str, array: Any, ndim: int | tuple[int, ...] | None = None
 
 def int_array(name: str, array: Any, ndim: int | tuple[int, ...] | None = None) -> Any:
     """An integer array (first-spike steps, winner coordinates)."""
-    array = _host_view(name, array)
-    dtype = _device_dtype(array)
+    array = _as_array(name, array)
+    dtype = np.dtype(array.dtype)
     if dtype.kind not in "iu":
         raise TypeError(f"{name}: expected an integer dtype, got {dtype}")
     if ndim is not None:
