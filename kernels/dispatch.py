@@ -35,7 +35,9 @@ class BackendUnavailableError(RuntimeError):
     """The requested backend cannot run here; the message says why."""
 
 
-def _cuda_unavailable_reason() -> str | None:
+@lru_cache(maxsize=1)
+def cuda_unavailable_reason() -> str | None:
+    """None when the CUDA backend can run, otherwise a sentence saying why not."""
     try:
         from numba import cuda
     except ImportError as exc:  # pragma: no cover - depends on the installation
@@ -51,12 +53,6 @@ def _cuda_unavailable_reason() -> str | None:
         "no CUDA GPU or driver was found by numba.cuda "
         "(set NUMBA_ENABLE_CUDASIM=1 to run the CUDA kernels in the simulator)"
     )
-
-
-@lru_cache(maxsize=1)
-def cuda_unavailable_reason() -> str | None:
-    """None when the CUDA backend can run, otherwise a sentence saying why not."""
-    return _cuda_unavailable_reason()
 
 
 def available_backends() -> tuple[str, ...]:
