@@ -11,7 +11,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("kernels", "data", "snn", "viz")
+_SUBMODULES = ("kernels", "data", "snn", "viz", "models", "attacks", "defenses", "evaluation")
 
 
 def __getattr__(name: str) -> Any:

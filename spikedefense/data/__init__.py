@@ -3,16 +3,26 @@
 - :func:`read_idx` / :func:`write_idx`: the IDX format of MNIST and Fashion-MNIST
   (``.gz`` or raw), with strict header and size checks.
 - :func:`resolve_data_dir`: the data directory (argument, then ``$SPIKEDEFENSE_DATA``).
+- :func:`load_dataset`: the same as torch tensors, float32 ``[N, 1, 28, 28]`` in [0, 1]
+  and int64 labels (imports torch when called).
 - :func:`load_idx_dataset`: ``(images, labels)`` for a name in :data:`DATASETS`
   (``"mnist"``, ``"fashion-mnist"``, or ``"embedded"``, a real-MNIST subset of 5,000 train
   and 1,000 test images shipped in ``embedded/``).
 
-NumPy only; nothing here imports torch.
+Importing this package does not import torch.
 """
 
 from __future__ import annotations
 
 from .datasets import DATASETS, load_idx_dataset, resolve_data_dir
 from .idx import read_idx, write_idx
+from .tensors import load_dataset
 
-__all__ = ["DATASETS", "load_idx_dataset", "read_idx", "resolve_data_dir", "write_idx"]
+__all__ = [
+    "DATASETS",
+    "load_dataset",
+    "load_idx_dataset",
+    "read_idx",
+    "resolve_data_dir",
+    "write_idx",
+]

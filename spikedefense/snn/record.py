@@ -37,8 +37,7 @@ class SpikeRecord:
     def from_dense(cls, spikes: Any, name: str = "") -> SpikeRecord:
         """Build from dense uint8/bool spikes ``[T, *shape]`` (host or device)."""
         times, ids = spikes_to_events(spikes)
-        return cls(times, ids, int(spikes.shape[0]), tuple(int(s) for s in spikes.shape[1:]),
-                   name)
+        return cls(times, ids, int(spikes.shape[0]), tuple(int(s) for s in spikes.shape[1:]), name)
 
     def to_dense(self) -> np.ndarray:
         """Dense uint8 spikes ``[steps, *shape]``."""

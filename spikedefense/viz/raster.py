@@ -10,9 +10,14 @@ import numpy as np
 from spikedefense.snn.record import SpikeRecord
 
 
-def raster_plot(records: SpikeRecord | Sequence[SpikeRecord], *, ax: Any = None,
-                winners: Mapping[str, np.ndarray] | None = None, title: str | None = None,
-                max_points: int = 200_000) -> Any:
+def raster_plot(
+    records: SpikeRecord | Sequence[SpikeRecord],
+    *,
+    ax: Any = None,
+    winners: Mapping[str, np.ndarray] | None = None,
+    title: str | None = None,
+    max_points: int = 200_000,
+) -> Any:
     """Draw the spikes of one or more layers, stacked bottom-up, each in its own colour.
 
     Args:
@@ -48,13 +53,28 @@ def raster_plot(records: SpikeRecord | Sequence[SpikeRecord], *, ax: Any = None,
             keep = np.linspace(0, rec.count - 1, max_points).astype(np.int64)
             times, ids = times[keep], ids[keep]
             label += f" ({max_points:,} drawn)"
-        ax.scatter(times, ids + offset, s=marker, marker="s", linewidths=0,
-                   color=f"C{i % 10}", label=label, rasterized=True)
+        ax.scatter(
+            times,
+            ids + offset,
+            s=marker,
+            marker="s",
+            linewidths=0,
+            color=f"C{i % 10}",
+            label=label,
+            rasterized=True,
+        )
         if winners and rec.name in winners and len(winners[rec.name]):
             win = np.asarray(winners[rec.name])
-            ax.scatter(win[:, 0], win[:, 1] + offset, s=70, facecolors="none",
-                       edgecolors="red", linewidths=1.5, zorder=3,
-                       label=f"{rec.name}: {len(win)} winners")
+            ax.scatter(
+                win[:, 0],
+                win[:, 1] + offset,
+                s=70,
+                facecolors="none",
+                edgecolors="red",
+                linewidths=1.5,
+                zorder=3,
+                label=f"{rec.name}: {len(win)} winners",
+            )
         offset += rec.size
         if i < len(records) - 1:
             ax.axhline(offset, color="0.7", linewidth=0.8)

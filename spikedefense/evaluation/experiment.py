@@ -1,0 +1,213 @@
+"""The awake-phase experiment end to end: train (or resume), attack, evaluate, write results.
+
+``run_experiment(config)`` does, for one dataset:
+
+1. load the train and test splits (:func:`spikedefense.data.load_dataset`);
+2. train each target classifier (checkpoint per epoch in ``work_dir``; a rerun resumes);
+3. craft the many-to-one Defense-VAE pairs on ``pair_limit`` clean training images against the
+   classifiers (round robin, see :mod:`spikedefense.defenses.pairs`), cached in ``work_dir``;
+4. train one Defense-VAE on the pairs, then (``e2e``) fine-tune a copy of it with each
+   classifier (seed Eq. 10);
+5. evaluate everything with :func:`.harness.evaluate` and write ``whitebox.*``,
+   ``blackbox.*``, ``sweep.*`` (the ε sweep), ``sanity.json``, ``training.json`` and
+   ``accuracy_vs_epsilon.png`` to ``out_dir``.
+
+Everything expensive is checkpointed, so an interrupted run continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .harness import EvaluationConfig, EvaluationResult, evaluate
+
+__all__ = ["ExperimentConfig", "run_experiment"]
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Sizes and budgets of one run; ``evaluation`` holds the attack protocol."""
+
+    evaluation: EvaluationConfig
+    out_dir: str
+    work_dir: str
+    data_dir: str | None = None
+    classifiers: tuple[str, ...] = ("C1", "C2", "C3")
+    classifier_epochs: Mapping[str, int] = field(
+        default_factory=lambda: {"C1": 10, "C2": 5, "C3": 20}
+    )
+    train_limit: int | None = None
+    test_limit: int | None = None
+    pair_limit: int = 10_000
+    cw_limit: int | None = 1_000
+    pair_epsilons: tuple[float, ...] = (0.20, 0.25, 0.30, 0.35)
+    latent_dim: int = 128
+    vae_epochs: int = 5
+    vae_batch_size: int = 16
+    e2e: bool = True
+    e2e_limit: int = 10_000
+    e2e_epochs: int = 1
+    pair_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self), default=str))
+
+
+def _limit(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int) -> tuple[torch.Tensor, ...]:
+    from ..attacks import stratified_indices
+
+    if n is None or n >= len(x):
+        return x, y
+    index = stratified_indices(y, n, seed=seed)
+    return x[index], y[index]
+
+
+def _train_classifiers(config: ExperimentConfig, x: torch.Tensor, y: torch.Tensor,
+                       progress: bool) -> tuple[dict[str, nn.Module], dict[str, Any]]:  # fmt: skip
+    from ..models import make_classifier, train_classifier
+
+    seed, work = config.evaluation.seed, Path(config.work_dir)
+    models: dict[str, nn.Module] = {}
+    logs: dict[str, Any] = {}
+    for name in config.classifiers:
+        torch.manual_seed(seed)
+        model = make_classifier(name)
+        logs[name] = train_classifier(
+            model, x, y, epochs=config.classifier_epochs.get(name, 10), seed=seed,
+            checkpoint=work / f"classifier-{name}", progress=progress, desc=name,
+            sidecar={"kind": "classifier", "config": {"name": name},
+                     "data": {"dataset": config.evaluation.dataset, "n": len(x)}},
+        )  # fmt: skip
+        models[name] = model.eval()
+    return models, logs
+
+
+def _pairs(config: ExperimentConfig, models: Mapping[str, nn.Module], x: torch.Tensor,
+           y: torch.Tensor, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    from safetensors.torch import load_file, save
+
+    from ..defenses import make_training_pairs
+    from ..models.checkpoint import atomic_write_bytes
+
+    path = Path(config.work_dir) / "pairs.safetensors"
+    if path.is_file():
+        cached = load_file(str(path))
+        return cached["adversarial"], cached["source"]
+    pairs = make_training_pairs(
+        list(models.values()), x, y, epsilons=config.pair_epsilons, cw_limit=config.cw_limit,
+        seed=config.evaluation.seed, progress=progress,
+        attack_overrides={k: dict(v) for k, v in config.pair_overrides.items()},
+    )  # fmt: skip
+    atomic_write_bytes(path, save({"adversarial": pairs.adversarial, "source": pairs.source}))
+    return pairs.adversarial, pairs.source
+
+
+def build_defenses(
+    config: ExperimentConfig,
+    models: Mapping[str, nn.Module],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    progress: bool,
+) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """Train the Defense-VAE (and E2E copies); returns ``(defenses by classifier, logs)``."""
+    from ..defenses import DefenseVAE, finetune_e2e
+    from ..models import ConvVAE, train_vae
+
+    seed, work = config.evaluation.seed, Path(config.work_dir)
+    began = time.perf_counter()
+    adversarial, source = _pairs(config, models, x[: config.pair_limit], y[: config.pair_limit],
+                                 progress)  # fmt: skip
+    logs: dict[str, Any] = {"pairs": {"n": len(adversarial), "clean_images": config.pair_limit,
+                                      "seconds": time.perf_counter() - began}}  # fmt: skip
+    torch.manual_seed(seed)
+    vae = ConvVAE(config.latent_dim)
+    logs["defense-vae"] = train_vae(
+        vae, adversarial, x[source], epochs=config.vae_epochs, batch_size=config.vae_batch_size,
+        seed=seed, checkpoint=work / "defense-vae", progress=progress, desc="defense-vae",
+        sidecar={"kind": "vae", "config": {"latent_dim": config.latent_dim},
+                 "data": {"dataset": config.evaluation.dataset, "pairs": len(adversarial)}},
+    )  # fmt: skip
+    defenses: dict[str, list[Any]] = {}
+    for name, model in models.items():
+        defenses[name] = [DefenseVAE(vae, model)]
+        if not config.e2e:
+            continue
+        vae_e2e, clf_e2e = copy.deepcopy(vae), copy.deepcopy(model)
+        pick = torch.randperm(len(adversarial), generator=torch.Generator().manual_seed(seed))
+        pick = pick[: config.e2e_limit]
+        logs[f"defense-vae-e2e-{name}"] = finetune_e2e(
+            vae_e2e, clf_e2e, adversarial[pick], x[source[pick]], y[source[pick]],
+            epochs=config.e2e_epochs, seed=seed, checkpoint=work / f"defense-vae-e2e-{name}",
+            progress=progress, desc=f"e2e {name}",
+            sidecar={"kind": "defense-vae-e2e", "config": {"classifier": name}},
+        )  # fmt: skip
+        defenses[name].append(DefenseVAE(vae_e2e.eval(), clf_e2e.eval(), "defense-vae-e2e"))
+    return defenses, logs
+
+
+def write_results(result: EvaluationResult, config: ExperimentConfig,
+                  training: Mapping[str, Any]) -> dict[str, Path]:  # fmt: skip
+    """Write the tables, the sanity report, the training log and the ε plot to ``out_dir``."""
+    from ..models.checkpoint import atomic_write_bytes
+    from ..viz.curves import plot_accuracy_vs_epsilon, save_figure
+    from .report import write_report
+    from .sanity import run_sanity_checks
+
+    out = Path(config.out_dir)
+    ev = config.evaluation
+    checks = run_sanity_checks(result.whitebox, result.sweep, epsilon=ev.epsilon)
+    failed = [c for c in checks if not c.passed]
+    lines = [f"- {'PASS' if c.passed else 'FAIL'} `{c.name}` {c.subject}: {c.detail}"
+             for c in checks]  # fmt: skip
+    notes = (f"## Sanity checks ({len(checks) - len(failed)}/{len(checks)} passed)\n\n"
+             + "\n".join(lines) + f"\n\nCommand: `{ev.command}`\n")  # fmt: skip
+    title = f"{ev.dataset}: white-box, gray-box and adaptive robustness (ε = {ev.epsilon:g})"
+    paths: dict[str, Path] = {}
+    tables = [("whitebox", result.whitebox, title, notes),
+              ("blackbox", result.blackbox, f"{ev.dataset}: black-box robustness", ""),
+              ("sweep", result.sweep, f"{ev.dataset}: accuracy against ε", "")]  # fmt: skip
+    for stem, records, heading, text in tables:
+        if records:
+            written = write_report(records, out, stem, heading, text)
+            for key, path in zip(("json", "csv", "md"), written, strict=True):
+                paths[f"{stem}.{key}"] = Path(path)
+    payload = {"checks": [c.to_dict() for c in checks], "command": ev.command}
+    atomic_write_bytes(out / "sanity.json", json.dumps(payload, indent=2).encode())
+    summary = {"config": config.to_dict(), "training": training, "command": ev.command}
+    atomic_write_bytes(out / "training.json", json.dumps(summary, indent=2).encode())
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(config.classifiers), figsize=(5 * len(config.classifiers), 4),
+                             squeeze=False)  # fmt: skip
+    for ax, name in zip(axes[0], config.classifiers, strict=True):
+        plot_accuracy_vs_epsilon(result.sweep, ax=ax, classifier=name, title=f"{ev.dataset} {name}")
+    paths["png"] = out / "accuracy_vs_epsilon.png"
+    save_figure(fig, paths["png"])
+    plt.close(fig)
+    return paths
+
+
+def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> dict[str, Path]:
+    """Run the experiment of the module docstring; returns the written files by kind."""
+    from ..data import load_dataset
+
+    ev = config.evaluation
+    x_train, y_train = load_dataset(ev.dataset, "train", config.data_dir)
+    x_test, y_test = load_dataset(ev.dataset, "test", config.data_dir)
+    x_train, y_train = _limit(x_train, y_train, config.train_limit, ev.seed)
+    x_test, y_test = _limit(x_test, y_test, config.test_limit, ev.seed)
+    Path(config.work_dir).mkdir(parents=True, exist_ok=True)
+    models, logs = _train_classifiers(config, x_train, y_train, progress)
+    defenses, defense_logs = build_defenses(config, models, x_train, y_train, progress)
+    logs.update(defense_logs)
+    result = evaluate(models, defenses, x_test, y_test, ev, progress=progress)
+    return write_results(result, config, logs)

@@ -1,0 +1,239 @@
+"""Evaluate classifiers and defenses under attack, with every number labelled by threat model.
+
+For each classifier (ALGORITHMS.md §E):
+
+1. **Clean accuracy** on the whole test set, undefended and behind each defense.
+2. **White-box / gray-box** (seed Table 4 layout): each attack is computed on a classifier
+   alone; the undefended classifier is scored on it (``white-box``) and each defense built on
+   that classifier is scored on the same images (``gray-box``, the seed's protocol). A defense
+   with its own classifier (the E2E variant) is attacked through that classifier alone with
+   ``graybox_other_attacks`` (by default the seed's three).
+3. **Adaptive** (``white-box-adaptive``): attacks computed end to end through the defense's
+   ``attack_surface()`` (purifier + classifier; BPDA/EOT when the defense needs them).
+4. **Black-box**: a Papernot substitute trained by querying the deployed pipeline, then FGSM
+   on the substitute (seed Table 5); and score-based queries (Square) on the deployed pipeline.
+5. **ε sweep** on ``n_sweep`` images (white-box/adaptive PGD and gray-box FGSM), which feeds the
+   accuracy-vs-ε plot and the automatic sanity checks of :mod:`.sanity`.
+
+Attacks use ``n_attack`` stratified test images (the same images for every row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..defenses.base import Defense, NoDefense
+from .records import Record
+
+__all__ = ["EvaluationConfig", "EvaluationResult", "evaluate"]
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """What to run. Attack hyper-parameter defaults live in :mod:`spikedefense.attacks`;
+    ``attack_overrides[name]`` changes them (recorded in every record's ``params``)."""
+
+    dataset: str
+    epsilon: float = 0.3
+    n_attack: int = 1000
+    seed: int = 0
+    graybox_attacks: tuple[str, ...] = (
+        "fgsm", "rand-fgsm", "bim", "pgd", "cw", "cw-strong", "apgd-ce", "apgd-dlr",
+    )  # fmt: skip
+    graybox_other_attacks: tuple[str, ...] = ("fgsm", "rand-fgsm", "cw")
+    adaptive_attacks: tuple[str, ...] = ("pgd", "apgd-ce", "apgd-dlr")
+    query_attacks: tuple[str, ...] = ("square",)
+    attack_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    sweep_epsilons: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 1.0)
+    n_sweep: int = 200
+    sweep_steps: int = 20
+    substitute: str | None = "C4"
+    substitute_seeds: int = 150
+    substitute_rounds: int = 6
+    substitute_lambda: float = 0.1
+    substitute_epochs: int = 10
+    batch_size: int = 250
+    command: str = ""
+
+
+@dataclass
+class EvaluationResult:
+    whitebox: list[Record] = field(default_factory=list)
+    blackbox: list[Record] = field(default_factory=list)
+    sweep: list[Record] = field(default_factory=list)
+
+
+def _accuracy(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+              y: torch.Tensor, batch: int) -> float:  # fmt: skip
+    correct = sum(
+        int((predict(x[i : i + batch]) == y[i : i + batch]).sum()) for i in range(0, len(x), batch)
+    )
+    return 100.0 * correct / len(x)
+
+
+class _Runner:
+    def __init__(self, config: EvaluationConfig, images: torch.Tensor, labels: torch.Tensor,
+                 progress: bool) -> None:  # fmt: skip
+        from ..attacks import stratified_indices
+
+        self.config, self.progress = config, progress
+        self.images, self.labels = images, labels
+        n_attack = min(config.n_attack, len(images))
+        self.index = stratified_indices(labels, n_attack, seed=config.seed)
+        self.x, self.y = images[self.index], labels[self.index]
+        self.result = EvaluationResult()
+
+    def record(self, target: list[Record], classifier: str, defense: str, attack: str,
+               epsilon: float, threat: str, accuracy: float, n: int,
+               params: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+        c = self.config
+        target.append(Record(c.dataset, classifier, defense, attack, float(epsilon), threat,
+                             accuracy, n, c.seed, c.command, dict(params or {})))  # fmt: skip
+
+    def attack(self, name: str, epsilon: float, model: nn.Module, x: torch.Tensor,
+               y: torch.Tensor, **extra: Any) -> tuple[torch.Tensor, dict[str, Any]]:  # fmt: skip
+        from ..attacks import make_attack
+
+        overrides = {**self.config.attack_overrides.get(name, {}), **extra}
+        atk = make_attack(name, epsilon, seed=self.config.seed, **overrides)
+        adversarial = atk(model, x, y, batch_size=self.config.batch_size, progress=self.progress)
+        return adversarial, dict(atk.params)
+
+    def clean(self, name: str, classifier: nn.Module, defenses: Sequence[Defense]) -> None:
+        b = self.config.batch_size
+        for defense in [NoDefense(classifier), *defenses]:
+            acc = _accuracy(defense.predict, self.images, self.labels, b)
+            self.record(self.result.whitebox, name, defense.name, "none", 0.0, "none", acc,
+                        len(self.images))  # fmt: skip
+
+    def graybox(self, name: str, classifier: nn.Module, defenses: Sequence[Defense]) -> None:
+        c, b = self.config, self.config.batch_size
+        targets: dict[int, tuple[nn.Module, list[Defense]]] = {id(classifier): (classifier, [])}
+        for defense in defenses:
+            targets.setdefault(id(defense.classifier), (defense.classifier, []))[1].append(defense)
+        for attack in c.graybox_attacks:
+            for model, behind in targets.values():
+                if model is not classifier and attack not in c.graybox_other_attacks:
+                    continue
+                adversarial, params = self.attack(attack, c.epsilon, model, self.x, self.y)
+                if model is classifier:
+                    acc = _accuracy(NoDefense(model).predict, adversarial, self.y, b)
+                    self.record(self.result.whitebox, name, "none", attack, c.epsilon,
+                                "white-box", acc, len(self.y), params)  # fmt: skip
+                for defense in behind:
+                    acc = _accuracy(defense.predict, adversarial, self.y, b)
+                    self.record(self.result.whitebox, name, defense.name, attack, c.epsilon,
+                                "gray-box", acc, len(self.y), params)  # fmt: skip
+
+    def adaptive(self, name: str, defenses: Sequence[Defense]) -> None:
+        c, b = self.config, self.config.batch_size
+        for defense in defenses:
+            for attack in c.adaptive_attacks:
+                surface = defense.attack_surface()
+                adversarial, params = self.attack(attack, c.epsilon, surface, self.x, self.y)
+                acc = _accuracy(defense.predict, adversarial, self.y, b)
+                self.record(self.result.whitebox, name, defense.name, attack, c.epsilon,
+                            "white-box-adaptive", acc, len(self.y), params)  # fmt: skip
+
+    def blackbox(self, name: str, classifier: nn.Module, defenses: Sequence[Defense]) -> None:
+        from ..attacks import stratified_indices, train_substitute
+
+        c, b = self.config, self.config.batch_size
+        pipelines: list[Defense] = [NoDefense(classifier), *defenses]
+        for defense in pipelines:
+            acc = _accuracy(defense.predict, self.x, self.y, b)
+            self.record(self.result.blackbox, name, defense.name, "none", 0.0, "none", acc,
+                        len(self.y))  # fmt: skip
+            for attack in c.query_attacks:
+                adversarial, params = self.attack(attack, c.epsilon, defense.attack_surface(),
+                                                  self.x, self.y)  # fmt: skip
+                acc = _accuracy(defense.predict, adversarial, self.y, b)
+                self.record(self.result.blackbox, name, defense.name, attack, c.epsilon,
+                            "black-box", acc, len(self.y), params)  # fmt: skip
+            if c.substitute is None:
+                continue
+            # Seed images come from test images that are not attacked.
+            spare = torch.ones(len(self.labels), dtype=torch.bool)
+            spare[self.index] = False
+            pool = torch.nonzero(spare).flatten()
+            if len(pool) < c.substitute_seeds:
+                pool = torch.arange(len(self.labels))
+            chosen = pool[stratified_indices(self.labels[pool], c.substitute_seeds, seed=c.seed)]
+            substitute = train_substitute(
+                defense.predict, self.images[chosen], architecture=c.substitute,
+                rounds=c.substitute_rounds, lam=c.substitute_lambda,
+                epochs=c.substitute_epochs, seed=c.seed, progress=self.progress,
+            )  # fmt: skip
+            adversarial, params = self.attack("fgsm", c.epsilon, substitute, self.x, self.y)
+            params.update(substitute=c.substitute, substitute_seeds=c.substitute_seeds,
+                          rounds=c.substitute_rounds, lam=c.substitute_lambda,
+                          oracle="deployed pipeline")  # fmt: skip
+            acc = _accuracy(defense.predict, adversarial, self.y, b)
+            self.record(self.result.blackbox, name, defense.name, "fgsm", c.epsilon,
+                        "black-box", acc, len(self.y), params)  # fmt: skip
+
+    def sweep(self, name: str, classifier: nn.Module, defenses: Sequence[Defense]) -> None:
+        c, b = self.config, self.config.batch_size
+        x, y = self.x[: c.n_sweep], self.y[: c.n_sweep]
+        for eps in c.sweep_epsilons:
+            # Madry's step rule, so that large budgets are actually reachable in sweep_steps.
+            pgd = {"steps": c.sweep_steps, "alpha": 2.5 * eps / c.sweep_steps}
+            gray, gray_params = self.attack("fgsm", eps, classifier, x, y)
+            adv, params = self.attack("pgd", eps, classifier, x, y, **pgd)
+            acc = _accuracy(NoDefense(classifier).predict, adv, y, b)
+            self.record(self.result.sweep, name, "none", "pgd", eps, "white-box", acc, len(y),
+                        params)  # fmt: skip
+            acc = _accuracy(NoDefense(classifier).predict, gray, y, b)
+            self.record(self.result.sweep, name, "none", "fgsm", eps, "white-box", acc, len(y),
+                        gray_params)  # fmt: skip
+            for defense in defenses:
+                if defense.classifier is classifier:
+                    acc = _accuracy(defense.predict, gray, y, b)
+                    self.record(self.result.sweep, name, defense.name, "fgsm", eps, "gray-box",
+                                acc, len(y), gray_params)  # fmt: skip
+                adv, params = self.attack("pgd", eps, defense.attack_surface(), x, y, **pgd)
+                acc = _accuracy(defense.predict, adv, y, b)
+                self.record(self.result.sweep, name, defense.name, "pgd", eps,
+                            "white-box-adaptive", acc, len(y), params)  # fmt: skip
+
+
+def evaluate(
+    classifiers: Mapping[str, nn.Module],
+    defenses: Mapping[str, Sequence[Defense]],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    config: EvaluationConfig,
+    *,
+    progress: bool = True,
+) -> EvaluationResult:
+    """Run the whole protocol (module docstring) and return the records.
+
+    Args:
+        classifiers: name -> trained classifier (logits).
+        defenses: classifier name -> the defenses built on it (each with ``.name``).
+        images, labels: the test set (clean accuracy uses all of it).
+        config: what to run; ``config.command`` is stored in every record.
+    """
+    from ..defenses.base import check_images
+
+    check_images(images, "images")
+    if labels.shape != (len(images),) or labels.dtype != torch.int64:
+        raise ValueError(f"labels must be int64 [{len(images)}], got {labels.dtype} "
+                         f"{tuple(labels.shape)}")  # fmt: skip
+    unknown = sorted(set(defenses) - set(classifiers))
+    if unknown:
+        raise ValueError(f"defenses name classifiers {unknown} that are not in classifiers")
+    runner = _Runner(config, images, labels, progress)
+    for name, classifier in classifiers.items():
+        built = list(defenses.get(name, ()))
+        runner.clean(name, classifier, built)
+        runner.graybox(name, classifier, built)
+        runner.adaptive(name, built)
+        runner.blackbox(name, classifier, built)
+        runner.sweep(name, classifier, built)
+    return runner.result

@@ -1,0 +1,70 @@
+"""Named run sizes for :func:`~.experiment.run_experiment`.
+
+- ``tiny``: seconds to a minute; proves the pipeline works (CI, tests). Numbers mean nothing.
+- ``reproduction``: the documented subset that fits a 2-core CPU in about an hour per dataset
+  (see ``results/README.md`` for exactly what is reduced against the reference): fewer training
+  pairs and epochs, 10-step PGD / APGD-DLR, no Square, a 100-image ε sweep.
+- ``reference``: the Defense-VAE reference protocol (all 60k images x 12 attacks, 5 VAE epochs
+  at batch 16, reference attack budgets). Needs a GPU-class machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from .experiment import ExperimentConfig
+from .harness import EvaluationConfig
+
+__all__ = ["PROFILES", "make_config"]
+
+_TINY_ATTACKS: dict[str, dict[str, Any]] = {
+    "bim": {"steps": 5},
+    "pgd": {"steps": 5},
+    "cw": {"steps": 10},
+    "cw-strong": {"steps": 20},
+    "apgd-ce": {"steps": 5},
+    "apgd-dlr": {"steps": 5},
+    "square": {"n_queries": 20},
+}
+_REPRO_ATTACKS: dict[str, dict[str, Any]] = {
+    "pgd": {"steps": 10, "alpha": 0.05, "restarts": 1},
+    "apgd-dlr": {"steps": 10},
+}
+
+
+PROFILES = ("tiny", "reproduction", "reference")
+
+
+def make_config(profile: str, dataset: str, out_dir: str, work_dir: str, *, seed: int = 0,
+                command: str = "", **changes: Any) -> ExperimentConfig:  # fmt: skip
+    """The :class:`ExperimentConfig` of a profile; ``changes`` replace single fields."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    if profile == "tiny":
+        ev = EvaluationConfig(
+            dataset, n_attack=64, seed=seed, attack_overrides=_TINY_ATTACKS,
+            sweep_epsilons=(0.1, 0.3, 0.5, 1.0), n_sweep=32, sweep_steps=5,
+            substitute_seeds=20, substitute_rounds=2, substitute_epochs=2, command=command,
+        )  # fmt: skip
+        config = ExperimentConfig(
+            ev, out_dir, work_dir, classifier_epochs={"C1": 1, "C2": 1, "C3": 2},
+            train_limit=600, test_limit=300, pair_limit=100, cw_limit=10, latent_dim=16,
+            vae_epochs=1, vae_batch_size=32, e2e_limit=200, pair_overrides={"cw": {"steps": 10}},
+        )  # fmt: skip
+    elif profile == "reproduction":
+        ev = EvaluationConfig(
+            dataset, n_attack=1000, seed=seed, attack_overrides=_REPRO_ATTACKS,
+            graybox_attacks=("fgsm", "rand-fgsm", "pgd", "cw", "apgd-dlr"),
+            graybox_other_attacks=("fgsm", "rand-fgsm"), adaptive_attacks=("pgd", "apgd-dlr"),
+            query_attacks=(), sweep_epsilons=(0.1, 0.3, 0.5, 1.0), n_sweep=100, sweep_steps=10,
+            command=command,
+        )  # fmt: skip
+        config = ExperimentConfig(
+            ev, out_dir, work_dir, classifier_epochs={"C1": 5, "C2": 2, "C3": 15},
+            pair_limit=4000, cw_limit=600, vae_epochs=2, vae_batch_size=64, e2e_limit=6000,
+        )  # fmt: skip
+    else:
+        config = ExperimentConfig(EvaluationConfig(dataset, seed=seed, command=command),
+                                  out_dir, work_dir, pair_limit=60_000, cw_limit=None)  # fmt: skip
+    return replace(config, **changes) if changes else config

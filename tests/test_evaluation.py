@@ -1,0 +1,144 @@
+"""The evaluation harness: sanity checks, bad input, eval mode, and a tiny end-to-end CLI run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+import torch
+
+from spikedefense.defenses import DefenseVAE
+from spikedefense.evaluation import EvaluationConfig, Record, evaluate, run_sanity_checks
+from spikedefense.models import ConvVAE, make_classifier
+
+
+def _r(defense, attack, eps, threat, acc, n=100):
+    return Record("mnist", "C1", defense, attack, eps, threat, acc, n, 0, "cmd")
+
+
+def test_sanity_checks_pass_on_a_healthy_curve():
+    sweep = [
+        _r("none", "pgd", e, "white-box", a) for e, a in ((0.1, 50), (0.3, 3), (0.5, 0), (1.0, 0))
+    ]
+    main = [
+        _r("none", "fgsm", 0.3, "white-box", 20), _r("none", "pgd", 0.3, "white-box", 3),
+        _r("d", "fgsm", 0.3, "gray-box", 90), _r("d", "pgd", 0.3, "white-box-adaptive", 10),
+    ]  # fmt: skip
+    checks = run_sanity_checks(main, sweep)
+    assert {c.name for c in checks} == {
+        "monotone", "large-epsilon", "unbounded", "iterative-beats-single-step",
+        "adaptive-at-least-gray-box",
+    }  # fmt: skip
+    assert all(c.passed for c in checks), checks
+
+
+def test_sanity_checks_flag_gradient_masking():
+    # A defense whose accuracy rises with ε and never reaches zero: every check must fail.
+    sweep = [
+        _r("d", "pgd", e, "white-box-adaptive", a)
+        for e, a in ((0.1, 40), (0.3, 60), (0.5, 58), (1.0, 55))
+    ]
+    main = [_r("d", "fgsm", 0.3, "gray-box", 30), _r("d", "pgd", 0.3, "gray-box", 45),
+            _r("d", "pgd", 0.3, "white-box-adaptive", 60)]  # fmt: skip
+    failed = {c.name for c in run_sanity_checks(main, sweep) if not c.passed}
+    assert failed == {"monotone", "large-epsilon", "unbounded", "iterative-beats-single-step",
+                      "adaptive-at-least-gray-box"}  # fmt: skip
+
+
+def _tiny_config(**changes):
+    base = dict(
+        dataset="embedded", n_attack=16, graybox_attacks=("fgsm",), graybox_other_attacks=(),
+        adaptive_attacks=("pgd",), query_attacks=(), attack_overrides={"pgd": {"steps": 3}},
+        sweep_epsilons=(0.3,), n_sweep=8, sweep_steps=2, substitute=None, command="test",
+    )  # fmt: skip
+    base.update(changes)
+    return EvaluationConfig(**base)
+
+
+def test_evaluate_keeps_models_untouched_and_labels_threat_models():
+    torch.manual_seed(0)
+    clf, vae = make_classifier("C1"), ConvVAE(latent_dim=8)
+    clf.train(), vae.train()
+    state = {k: v.clone() for k, v in [*clf.state_dict().items(), *vae.state_dict().items()]}
+    x, y = torch.rand(40, 1, 28, 28), torch.arange(40) % 10
+    result = evaluate({"C1": clf}, {"C1": [DefenseVAE(vae, clf)]}, x, y, _tiny_config(),
+                      progress=False)  # fmt: skip
+    after = {**clf.state_dict(), **vae.state_dict()}
+    assert all(torch.equal(v, after[k]) for k, v in state.items())  # BatchNorm stats unchanged
+    assert clf.training and vae.training
+    threats = {(r.defense, r.attack, r.threat_model) for r in result.whitebox}
+    assert threats == {("none", "none", "none"), ("defense-vae", "none", "none"),
+                       ("none", "fgsm", "white-box"), ("defense-vae", "fgsm", "gray-box"),
+                       ("defense-vae", "pgd", "white-box-adaptive")}  # fmt: skip
+    clean = [r for r in result.whitebox if r.attack == "none"]
+    assert all(r.n == 40 for r in clean)
+    assert all(r.n == 16 for r in result.whitebox if r.attack != "none")
+    assert all(r.command == "test" for r in result.whitebox)
+
+
+def test_evaluate_bad_input():
+    clf = make_classifier("C4")
+    x, y = torch.rand(4, 1, 28, 28), torch.arange(4)
+    with pytest.raises(ValueError, match="not in classifiers"):
+        evaluate({"C4": clf}, {"C9": []}, x, y, _tiny_config(), progress=False)
+    with pytest.raises(ValueError, match="labels"):
+        evaluate({"C4": clf}, {}, x, y.int(), _tiny_config(), progress=False)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        evaluate({"C4": clf}, {}, x * 3, y, _tiny_config(), progress=False)
+    with pytest.raises(ValueError, match="unknown attack"):
+        evaluate({"C4": clf}, {}, x, y, _tiny_config(graybox_attacks=("nope",)), progress=False)
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "spikedefense.cli", *args], capture_output=True,
+                          text=True, cwd=tempfile.gettempdir(), env=env)  # fmt: skip
+
+
+def test_cli_rejects_bad_arguments(tmp_path):
+    for args, message in ((["--dataset", "cifar"], "invalid choice"),
+                          (["--profile", "huge"], "invalid choice"),
+                          (["--classifiers", "C7"], "invalid choice")):  # fmt: skip
+        done = _cli("evaluate", "--out", str(tmp_path), *args)
+        assert done.returncode == 2 and message in done.stderr
+    env = {**os.environ, "SPIKEDEFENSE_DATA": str(tmp_path)}
+    done = _cli("evaluate", "--dataset", "mnist", "--out", str(tmp_path / "o"), env=env)
+    assert done.returncode != 0 and "looked at" in done.stderr
+
+
+@pytest.mark.slow
+def test_cli_tiny_end_to_end(tmp_path):
+    """The tiny profile on the embedded data: trains, attacks and writes every output."""
+    out = tmp_path / "out"
+    done = _cli("evaluate", "--profile", "tiny", "--dataset", "embedded", "--classifiers", "C3",
+                "--out", str(out), "--quiet")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    names = {p.name for p in out.iterdir()}
+    for stem in ("whitebox", "blackbox", "sweep"):
+        assert {f"{stem}.json", f"{stem}.csv", f"{stem}.md"} <= names
+    assert {"sanity.json", "training.json", "accuracy_vs_epsilon.png"} <= names
+    records = json.loads((out / "whitebox.json").read_text())
+    assert {"dataset", "classifier", "defense", "attack", "epsilon", "threat_model", "accuracy",
+            "n", "seed", "command"} <= set(records[0])  # fmt: skip
+    by = {(r["defense"], r["attack"], r["threat_model"]): r["accuracy"] for r in records}
+    clean = by[("none", "none", "none")]
+    # Attacks lower the undefended classifier's accuracy.
+    assert by[("none", "fgsm", "white-box")] < clean - 20
+    assert by[("none", "pgd", "white-box")] < clean - 20
+    assert {
+        ("defense-vae", "pgd", "white-box-adaptive"),
+        ("defense-vae-e2e", "fgsm", "gray-box"),
+    } <= set(by)
+    assert "spikedefense evaluate --profile tiny" in records[0]["command"]
+    sanity = json.loads((out / "sanity.json").read_text())["checks"]
+    assert sanity and all({"name", "subject", "passed", "detail"} <= set(c) for c in sanity)
+    training = json.loads((out / "training.json").read_text())["training"]
+    assert training["C3"][0]["seconds"] > 0
+    # A second run resumes from the checkpoints instead of training again.
+    again = _cli("evaluate", "--profile", "tiny", "--dataset", "embedded", "--classifiers", "C3",
+                 "--out", str(out), "--quiet")  # fmt: skip
+    assert again.returncode == 0
+    assert json.loads((out / "training.json").read_text())["training"]["C3"] == training["C3"]
