@@ -36,6 +36,14 @@ def _evaluate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .evaluation.render import render_results
+
+    for kind, path in render_results(args.folder).items():
+        print(f"{kind}: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .data import DATASETS
     from .evaluation.profiles import PROFILES
@@ -54,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(run=_evaluate)
+    report = sub.add_parser("report", help="rebuild a result folder's Markdown and plot")
+    report.add_argument("folder", help="a folder written by spikedefense evaluate")
+    report.set_defaults(run=_report)
     return parser
 
 

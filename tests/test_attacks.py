@@ -487,3 +487,16 @@ def test_stratified_indices(test_set: tuple[torch.Tensor, torch.Tensor]) -> None
             stratified_indices(skewed, bad)
     with pytest.raises(ValueError, match="1-D integer"):
         stratified_indices(skewed.float(), 5)
+
+
+@pytest.mark.parametrize("name", ["cw", "cw-strong"])
+def test_cw_breaks_a_model_with_all_negative_logits(name):
+    # torchattacks' own CW margin reads negative logits as 0 and gives up on this model.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    with torch.no_grad():
+        model[1].bias -= 50.0
+    x = torch.rand(16, 1, 28, 28)
+    y = model(x).argmax(1)
+    adversarial = make_attack(name, 0.3, steps=50)(model, x, y)
+    assert (model(adversarial).argmax(1) != y).all()

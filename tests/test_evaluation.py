@@ -73,7 +73,14 @@ def test_evaluate_keeps_models_untouched_and_labels_threat_models():
     threats = {(r.defense, r.attack, r.threat_model) for r in result.whitebox}
     assert threats == {("none", "none", "none"), ("defense-vae", "none", "none"),
                        ("none", "fgsm", "white-box"), ("defense-vae", "fgsm", "gray-box"),
-                       ("defense-vae", "pgd", "white-box-adaptive")}  # fmt: skip
+                       ("defense-vae", "pgd", "white-box-adaptive"),
+                       ("none", "worst-case", "white-box"),
+                       ("defense-vae", "worst-case", "white-box-adaptive")}  # fmt: skip
+    cells = {(r.defense, r.attack): r.accuracy for r in result.whitebox}
+    # The per-image worst case is no better than any single attack it covers.
+    assert cells[("defense-vae", "worst-case")] <= min(
+        cells[("defense-vae", "fgsm")], cells[("defense-vae", "pgd")]
+    )
     clean = [r for r in result.whitebox if r.attack == "none"]
     assert all(r.n == 40 for r in clean)
     assert all(r.n == 16 for r in result.whitebox if r.attack != "none")
@@ -142,3 +149,14 @@ def test_cli_tiny_end_to_end(tmp_path):
                  "--out", str(out), "--quiet")  # fmt: skip
     assert again.returncode == 0
     assert json.loads((out / "training.json").read_text())["training"]["C3"] == training["C3"]
+    # The report command rebuilds the Markdown from the JSON, with NOTES.md and the protocol.
+    (out / "NOTES.md").write_text("## Why we differ\n\nTiny sizes.\n")
+    before = (out / "whitebox.json").read_text()
+    rendered = _cli("report", str(out))
+    assert rendered.returncode == 0, rendered.stderr[-2000:]
+    text = (out / "whitebox.md").read_text()
+    assert "## Why we differ" in text and "## Protocol of this run" in text
+    assert "## Sanity checks" in text and "spikedefense evaluate --profile tiny" in text
+    assert (out / "whitebox.json").read_text() == before
+    missing = _cli("report", str(tmp_path / "nothing"))
+    assert missing.returncode != 0 and "no whitebox.json" in missing.stderr

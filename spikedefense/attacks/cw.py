@@ -5,6 +5,7 @@ In tanh space ``x' = (tanh(w) + 1) / 2``, Adam minimises
 ``||x' − x||²₂ + c · max(Z(x')_y − max_{i≠y} Z(x')_i, −κ)`` over ``w``; per image the
 misclassified iterate with the smallest L2 distance is returned (the clean image if none).
 torchattacks stops a batch early when the total cost rises between checks (every steps/10).
+Its margin term is replaced by a correct one (see ``_margin``).
 
 **Not ε-bounded.** CW-L2 is a minimum-norm attack: ``epsilon`` is only recorded in
 ``params`` (the seed reports CW "at ε = 0.3"), ``norm`` is ``"L2"``, and the result is only
@@ -45,11 +46,29 @@ from .base import Attack, quiet_library_attack, require
 __all__ = ["CW", "CWStrong"]
 
 
+def _margin(kappa: float) -> Any:
+    """CW's untargeted loss ``max(Z_y − max_{i≠y} Z_i, −κ)`` computed on the logits as they are.
+
+    torchattacks 3.5.1 takes ``max(onehot · Z)`` and ``max((1 − onehot) · Z)``, which read a
+    negative logit as 0: with all logits negative the loss is 0 before the image is
+    misclassified and the attack stops early (Harry24k/adversarial-attacks-pytorch#184).
+    """
+
+    def f(outputs: Tensor, labels: Tensor) -> Tensor:
+        real = outputs.gather(1, labels[:, None])[:, 0]
+        mask = torch.nn.functional.one_hot(labels, outputs.shape[1]).bool()
+        other = outputs.masked_fill(mask, -float("inf")).amax(1)
+        return torch.clamp(real - other, min=-kappa)
+
+    return f
+
+
 def _run_cw(model: nn.Module, x: Tensor, y: Tensor, c: float, h: dict[str, Any]) -> Tensor:
     ta = require("torchattacks", purpose="the Carlini-Wagner attack")
     attack = quiet_library_attack(
         ta.CW, model, x.device, c=c, kappa=h["kappa"], steps=h["steps"], lr=h["lr"]
     )
+    attack.f = _margin(h["kappa"])
     result: Tensor = attack(x, y)
     return result
 

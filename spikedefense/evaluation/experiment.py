@@ -158,41 +158,15 @@ def write_results(result: EvaluationResult, config: ExperimentConfig,
                   training: Mapping[str, Any]) -> dict[str, Path]:  # fmt: skip
     """Write the tables, the sanity report, the training log and the ε plot to ``out_dir``."""
     from ..models.checkpoint import atomic_write_bytes
-    from ..viz.curves import plot_accuracy_vs_epsilon, save_figure
-    from .report import write_report
-    from .sanity import run_sanity_checks
+    from .render import publish
 
-    out = Path(config.out_dir)
-    ev = config.evaluation
-    checks = run_sanity_checks(result.whitebox, result.sweep, epsilon=ev.epsilon)
-    failed = [c for c in checks if not c.passed]
-    lines = [f"- {'PASS' if c.passed else 'FAIL'} `{c.name}` {c.subject}: {c.detail}"
-             for c in checks]  # fmt: skip
-    notes = (f"## Sanity checks ({len(checks) - len(failed)}/{len(checks)} passed)\n\n"
-             + "\n".join(lines) + f"\n\nCommand: `{ev.command}`\n")  # fmt: skip
-    title = f"{ev.dataset}: white-box, gray-box and adaptive robustness (ε = {ev.epsilon:g})"
-    paths: dict[str, Path] = {}
-    tables = [("whitebox", result.whitebox, title, notes),
-              ("blackbox", result.blackbox, f"{ev.dataset}: black-box robustness", ""),
-              ("sweep", result.sweep, f"{ev.dataset}: accuracy against ε", "")]  # fmt: skip
-    for stem, records, heading, text in tables:
-        if records:
-            written = write_report(records, out, stem, heading, text)
-            for key, path in zip(("json", "csv", "md"), written, strict=True):
-                paths[f"{stem}.{key}"] = Path(path)
-    payload = {"checks": [c.to_dict() for c in checks], "command": ev.command}
-    atomic_write_bytes(out / "sanity.json", json.dumps(payload, indent=2).encode())
-    summary = {"config": config.to_dict(), "training": training, "command": ev.command}
+    out, ev = Path(config.out_dir), config.evaluation
+    summary: dict[str, Any] = {"config": config.to_dict(), "training": training,
+                               "command": ev.command}  # fmt: skip
     atomic_write_bytes(out / "training.json", json.dumps(summary, indent=2).encode())
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(config.classifiers), figsize=(5 * len(config.classifiers), 4),
-                             squeeze=False)  # fmt: skip
-    for ax, name in zip(axes[0], config.classifiers, strict=True):
-        plot_accuracy_vs_epsilon(result.sweep, ax=ax, classifier=name, title=f"{ev.dataset} {name}")
-    paths["png"] = out / "accuracy_vs_epsilon.png"
-    save_figure(fig, paths["png"])
-    plt.close(fig)
+    paths = publish(out, result.whitebox, result.blackbox, result.sweep, dataset=ev.dataset,
+                    epsilon=ev.epsilon, command=ev.command, config=summary["config"])  # fmt: skip
+    paths["training.json"] = out / "training.json"
     return paths
 
 

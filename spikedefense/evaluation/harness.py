@@ -12,10 +12,15 @@ For each classifier (ALGORITHMS.md §E):
    ``attack_surface()`` (purifier + classifier; BPDA/EOT when the defense needs them).
 4. **Black-box**: a Papernot substitute trained by querying the deployed pipeline, then FGSM
    on the substitute (seed Table 5); and score-based queries (Square) on the deployed pipeline.
-5. **ε sweep** on ``n_sweep`` images (white-box/adaptive PGD and gray-box FGSM), which feeds the
+5. **Worst case** per (classifier, defense): the fraction of images that survive every L∞
+   attack at ε run on all ``n_attack`` images (gray-box, adaptive and black-box together),
+   recorded as attack ``"worst-case"`` — the robust accuracy of ALGORITHMS.md §E.5.
+6. **ε sweep** on ``n_sweep`` images (white-box/adaptive PGD and gray-box FGSM), which feeds the
    accuracy-vs-ε plot and the automatic sanity checks of :mod:`.sanity`.
 
-Attacks use ``n_attack`` stratified test images (the same images for every row).
+Attacks use ``n_attack`` stratified test images (the same images for every row). The sweep,
+``strong_attacks`` (larger adaptive budgets) and, with ``n_subset_queries``, the query attacks
+use a stratified subset of ``n_sweep`` of them; their records say so through ``n``.
 """
 
 from __future__ import annotations
@@ -48,9 +53,12 @@ class EvaluationConfig:
     graybox_other_attacks: tuple[str, ...] = ("fgsm", "rand-fgsm", "cw")
     adaptive_attacks: tuple[str, ...] = ("pgd", "apgd-ce", "apgd-dlr")
     query_attacks: tuple[str, ...] = ("square",)
+    strong_attacks: tuple[str, ...] = ()
+    strong_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     attack_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     sweep_epsilons: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 1.0)
     n_sweep: int = 200
+    n_subset_queries: bool = False
     sweep_steps: int = 20
     substitute: str | None = "C4"
     substitute_seeds: int = 150
@@ -68,12 +76,17 @@ class EvaluationResult:
     sweep: list[Record] = field(default_factory=list)
 
 
+def _correct(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+             y: torch.Tensor, batch: int) -> torch.Tensor:  # fmt: skip
+    """Per-image bool: is ``predict`` right on ``x``."""
+    return torch.cat(
+        [predict(x[i : i + batch]) == y[i : i + batch] for i in range(0, len(x), batch)]
+    )
+
+
 def _accuracy(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
               y: torch.Tensor, batch: int) -> float:  # fmt: skip
-    correct = sum(
-        int((predict(x[i : i + batch]) == y[i : i + batch]).sum()) for i in range(0, len(x), batch)
-    )
-    return 100.0 * correct / len(x)
+    return 100.0 * _correct(predict, x, y, batch).float().mean().item()
 
 
 class _Runner:
@@ -86,7 +99,36 @@ class _Runner:
         n_attack = min(config.n_attack, len(images))
         self.index = stratified_indices(labels, n_attack, seed=config.seed)
         self.x, self.y = images[self.index], labels[self.index]
+        n_sweep = min(config.n_sweep, len(self.y))
+        self.subset = stratified_indices(self.y, n_sweep, seed=config.seed)
         self.result = EvaluationResult()
+        # (classifier, defense) -> [(label, per-image correct)] of L∞ attacks at config ε on x.
+        self.masks: dict[tuple[str, str], list[tuple[str, torch.Tensor]]] = {}
+
+    def score(self, target: list[Record], classifier: str, defense: Defense, attack: str,
+              threat: str, adversarial: torch.Tensor, y: torch.Tensor,
+              params: Mapping[str, Any]) -> None:  # fmt: skip
+        """Record ``defense``'s accuracy on ``adversarial``; keep the mask for the worst case."""
+        correct = _correct(defense.predict, adversarial, y, self.config.batch_size)
+        eps = float(params.get("epsilon", self.config.epsilon))
+        self.record(target, classifier, defense.name, attack, eps, threat,
+                    100.0 * correct.float().mean().item(), len(y), params)  # fmt: skip
+        if params.get("norm") == "Linf" and len(y) == len(self.y) and eps == self.config.epsilon:
+            via = f", substitute {params['substitute']}" if "substitute" in params else ""
+            label = f"{attack} ({threat}{via})"
+            self.masks.setdefault((classifier, defense.name), []).append((label, correct))
+
+    def worst_case(self, name: str) -> None:
+        """Per image, correct under every L∞ attack at ε: robust accuracy (ALGORITHMS.md §E.5)."""
+        for (classifier, defense), entries in self.masks.items():
+            if classifier != name:
+                continue
+            robust = torch.stack([m for _, m in entries]).all(0)
+            threat = "white-box" if defense == "none" else "white-box-adaptive"
+            over = {"norm": "Linf", "over": [label for label, _ in entries]}
+            self.record(self.result.whitebox, classifier, defense, "worst-case",
+                        self.config.epsilon, threat, 100.0 * robust.float().mean().item(),
+                        len(robust), over)  # fmt: skip
 
     def record(self, target: list[Record], classifier: str, defense: str, attack: str,
                epsilon: float, threat: str, accuracy: float, n: int,
@@ -112,7 +154,7 @@ class _Runner:
                         len(self.images))  # fmt: skip
 
     def graybox(self, name: str, classifier: nn.Module, defenses: Sequence[Defense]) -> None:
-        c, b = self.config, self.config.batch_size
+        c = self.config
         targets: dict[int, tuple[nn.Module, list[Defense]]] = {id(classifier): (classifier, [])}
         for defense in defenses:
             targets.setdefault(id(defense.classifier), (defense.classifier, []))[1].append(defense)
@@ -122,23 +164,30 @@ class _Runner:
                     continue
                 adversarial, params = self.attack(attack, c.epsilon, model, self.x, self.y)
                 if model is classifier:
-                    acc = _accuracy(NoDefense(model).predict, adversarial, self.y, b)
-                    self.record(self.result.whitebox, name, "none", attack, c.epsilon,
-                                "white-box", acc, len(self.y), params)  # fmt: skip
+                    self.score(self.result.whitebox, name, NoDefense(model), attack, "white-box",
+                               adversarial, self.y, params)  # fmt: skip
+                else:
+                    params["attacked_model"] = "the defense's own (fine-tuned) classifier"
                 for defense in behind:
-                    acc = _accuracy(defense.predict, adversarial, self.y, b)
-                    self.record(self.result.whitebox, name, defense.name, attack, c.epsilon,
-                                "gray-box", acc, len(self.y), params)  # fmt: skip
+                    self.score(self.result.whitebox, name, defense, attack, "gray-box",
+                               adversarial, self.y, params)  # fmt: skip
 
     def adaptive(self, name: str, defenses: Sequence[Defense]) -> None:
-        c, b = self.config, self.config.batch_size
+        c = self.config
+        x, y = self.x[self.subset], self.y[self.subset]
         for defense in defenses:
+            surface = defense.attack_surface()
             for attack in c.adaptive_attacks:
-                surface = defense.attack_surface()
                 adversarial, params = self.attack(attack, c.epsilon, surface, self.x, self.y)
-                acc = _accuracy(defense.predict, adversarial, self.y, b)
-                self.record(self.result.whitebox, name, defense.name, attack, c.epsilon,
-                            "white-box-adaptive", acc, len(self.y), params)  # fmt: skip
+                self.score(self.result.whitebox, name, defense, attack, "white-box-adaptive",
+                           adversarial, self.y, params)  # fmt: skip
+            # Stronger budgets on the (smaller) sweep subset, to see whether the cheap ones suffice.
+            for attack in c.strong_attacks:
+                extra = dict(c.strong_overrides.get(attack, {}))
+                adversarial, params = self.attack(attack, c.epsilon, surface, x, y, **extra)
+                params["subset"] = "stratified sweep subset"
+                self.score(self.result.whitebox, name, defense, attack, "white-box-adaptive",
+                           adversarial, y, params)  # fmt: skip
 
     def blackbox(self, name: str, classifier: nn.Module, defenses: Sequence[Defense]) -> None:
         from ..attacks import stratified_indices, train_substitute
@@ -149,12 +198,18 @@ class _Runner:
             acc = _accuracy(defense.predict, self.x, self.y, b)
             self.record(self.result.blackbox, name, defense.name, "none", 0.0, "none", acc,
                         len(self.y))  # fmt: skip
+            # Score-/decision-based queries on the deployed pipeline; optionally on the subset.
+            qx, qy = (
+                (self.x[self.subset], self.y[self.subset])
+                if c.n_subset_queries
+                else (self.x, self.y)
+            )
             for attack in c.query_attacks:
-                adversarial, params = self.attack(attack, c.epsilon, defense.attack_surface(),
-                                                  self.x, self.y)  # fmt: skip
-                acc = _accuracy(defense.predict, adversarial, self.y, b)
-                self.record(self.result.blackbox, name, defense.name, attack, c.epsilon,
-                            "black-box", acc, len(self.y), params)  # fmt: skip
+                adversarial, params = self.attack(
+                    attack, c.epsilon, defense.attack_surface(), qx, qy
+                )
+                self.score(self.result.blackbox, name, defense, attack, "black-box", adversarial,
+                           qy, params)  # fmt: skip
             if c.substitute is None:
                 continue
             # Seed images come from test images that are not attacked.
@@ -173,13 +228,12 @@ class _Runner:
             params.update(substitute=c.substitute, substitute_seeds=c.substitute_seeds,
                           rounds=c.substitute_rounds, lam=c.substitute_lambda,
                           oracle="deployed pipeline")  # fmt: skip
-            acc = _accuracy(defense.predict, adversarial, self.y, b)
-            self.record(self.result.blackbox, name, defense.name, "fgsm", c.epsilon,
-                        "black-box", acc, len(self.y), params)  # fmt: skip
+            self.score(self.result.blackbox, name, defense, "fgsm", "black-box", adversarial,
+                       self.y, params)  # fmt: skip
 
     def sweep(self, name: str, classifier: nn.Module, defenses: Sequence[Defense]) -> None:
         c, b = self.config, self.config.batch_size
-        x, y = self.x[: c.n_sweep], self.y[: c.n_sweep]
+        x, y = self.x[self.subset], self.y[self.subset]
         for eps in c.sweep_epsilons:
             # Madry's step rule, so that large budgets are actually reachable in sweep_steps.
             pgd = {"steps": c.sweep_steps, "alpha": 2.5 * eps / c.sweep_steps}
@@ -236,4 +290,5 @@ def evaluate(
         runner.adaptive(name, built)
         runner.blackbox(name, classifier, built)
         runner.sweep(name, classifier, built)
+        runner.worst_case(name)
     return runner.result

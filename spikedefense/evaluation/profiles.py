@@ -3,7 +3,8 @@
 - ``tiny``: seconds to a minute; proves the pipeline works (CI, tests). Numbers mean nothing.
 - ``reproduction``: the documented subset that fits a 2-core CPU in about an hour per dataset
   (see ``results/README.md`` for exactly what is reduced against the reference): fewer training
-  pairs and epochs, 10-step PGD / APGD-DLR, no Square, a 100-image ε sweep.
+  pairs and epochs, 10-step PGD / APGD-DLR on 1,000 images; 40-step APGD-CE / APGD-DLR and
+  200-query Square on a stratified 100-image subset, which also carries the ε sweep.
 - ``reference``: the Defense-VAE reference protocol (all 60k images x 12 attacks, 5 VAE epochs
   at batch 16, reference attack budgets). Needs a GPU-class machine.
 """
@@ -30,7 +31,9 @@ _TINY_ATTACKS: dict[str, dict[str, Any]] = {
 _REPRO_ATTACKS: dict[str, dict[str, Any]] = {
     "pgd": {"steps": 10, "alpha": 0.05, "restarts": 1},
     "apgd-dlr": {"steps": 10},
+    "square": {"n_queries": 200},
 }
+_REPRO_STRONG: dict[str, dict[str, Any]] = {"apgd-ce": {"steps": 40}, "apgd-dlr": {"steps": 40}}
 
 
 PROFILES = ("tiny", "reproduction", "reference")
@@ -45,6 +48,7 @@ def make_config(profile: str, dataset: str, out_dir: str, work_dir: str, *, seed
         ev = EvaluationConfig(
             dataset, n_attack=64, seed=seed, attack_overrides=_TINY_ATTACKS,
             sweep_epsilons=(0.1, 0.3, 0.5, 1.0), n_sweep=32, sweep_steps=5,
+            strong_attacks=("apgd-ce",), strong_overrides={"apgd-ce": {"steps": 8}},
             substitute_seeds=20, substitute_rounds=2, substitute_epochs=2, command=command,
         )  # fmt: skip
         config = ExperimentConfig(
@@ -57,8 +61,9 @@ def make_config(profile: str, dataset: str, out_dir: str, work_dir: str, *, seed
             dataset, n_attack=1000, seed=seed, attack_overrides=_REPRO_ATTACKS,
             graybox_attacks=("fgsm", "rand-fgsm", "pgd", "cw", "apgd-dlr"),
             graybox_other_attacks=("fgsm", "rand-fgsm"), adaptive_attacks=("pgd", "apgd-dlr"),
-            query_attacks=(), sweep_epsilons=(0.1, 0.3, 0.5, 1.0), n_sweep=100, sweep_steps=10,
-            command=command,
+            strong_attacks=("apgd-ce", "apgd-dlr"), strong_overrides=_REPRO_STRONG,
+            query_attacks=("square",), n_subset_queries=True,
+            sweep_epsilons=(0.1, 0.3, 0.5, 1.0), n_sweep=100, sweep_steps=10, command=command,
         )  # fmt: skip
         config = ExperimentConfig(
             ev, out_dir, work_dir, classifier_epochs={"C1": 5, "C2": 2, "C3": 15},
