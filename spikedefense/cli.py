@@ -44,6 +44,16 @@ def _report(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .data import DATASETS
     from .evaluation.profiles import PROFILES
@@ -52,13 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikedefense", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     ev = sub.add_parser("evaluate", help="train, attack and evaluate; write robustness tables")
-    ev.add_argument("--dataset", choices=DATASETS, default="embedded")
+    ev.add_argument("--dataset", choices=DATASETS, default="embedded",
+                    help="embedded (packaged MNIST subset; the seed publishes no numbers for it), "
+                    "mnist or fashion-mnist (from --data-dir)")  # fmt: skip
     ev.add_argument("--data-dir", default=None, help="default: $SPIKEDEFENSE_DATA")
     ev.add_argument("--out", required=True, help="folder for the result files")
     ev.add_argument("--work", default=None, help="checkpoints and caches (default OUT/.work)")
     ev.add_argument("--profile", choices=PROFILES, default="reproduction")
     ev.add_argument("--classifiers", nargs="+", choices=sorted(CLASSIFIERS)[:3])
-    ev.add_argument("--n-attack", type=int, default=None, help="attacked test images")
+    ev.add_argument("--n-attack", type=_positive_int, default=None, help="attacked test images")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(run=_evaluate)
@@ -70,8 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    return int(args.run(args, argv))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args, argv))
+    except (FileNotFoundError, ValueError) as error:
+        # Bad data paths, refused checkpoints, bad settings: a message, not a traceback.
+        parser.exit(2, f"spikedefense {args.command}: error: {error}\n")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ def test_sanity_checks_pass_on_a_healthy_curve():
     main = [
         _r("none", "fgsm", 0.3, "white-box", 20), _r("none", "pgd", 0.3, "white-box", 3),
         _r("d", "fgsm", 0.3, "gray-box", 90), _r("d", "pgd", 0.3, "white-box-adaptive", 10),
+        _r("none", "cw", 0.3, "white-box", 0.5),
+        _r("d", "worst-case", 0.3, "white-box-adaptive", 5),
     ]  # fmt: skip
     checks = run_sanity_checks(main, sweep)
     assert {c.name for c in checks} == {
@@ -43,7 +45,10 @@ def test_sanity_checks_flag_gradient_masking():
         for e, a in ((0.1, 40), (0.3, 60), (0.5, 58), (1.0, 55))
     ]
     main = [_r("d", "fgsm", 0.3, "gray-box", 30), _r("d", "pgd", 0.3, "gray-box", 45),
-            _r("d", "pgd", 0.3, "white-box-adaptive", 60)]  # fmt: skip
+            _r("d", "pgd", 0.3, "white-box-adaptive", 60),
+            _r("none", "cw", 0.3, "white-box", 40),
+            # The worst case is below every attack by construction and must not hide the failure.
+            _r("d", "worst-case", 0.3, "white-box-adaptive", 1)]  # fmt: skip
     failed = {c.name for c in run_sanity_checks(main, sweep) if not c.passed}
     assert failed == {"monotone", "large-epsilon", "unbounded", "iterative-beats-single-step",
                       "adaptive-at-least-gray-box"}  # fmt: skip
@@ -108,12 +113,14 @@ def _cli(*args, env=None):
 def test_cli_rejects_bad_arguments(tmp_path):
     for args, message in ((["--dataset", "cifar"], "invalid choice"),
                           (["--profile", "huge"], "invalid choice"),
-                          (["--classifiers", "C7"], "invalid choice")):  # fmt: skip
+                          (["--classifiers", "C7"], "invalid choice"),
+                          (["--n-attack", "0"], "positive integer")):  # fmt: skip
         done = _cli("evaluate", "--out", str(tmp_path), *args)
         assert done.returncode == 2 and message in done.stderr
     env = {**os.environ, "SPIKEDEFENSE_DATA": str(tmp_path)}
     done = _cli("evaluate", "--dataset", "mnist", "--out", str(tmp_path / "o"), env=env)
-    assert done.returncode != 0 and "looked at" in done.stderr
+    assert done.returncode == 2 and "looked at" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 @pytest.mark.slow

@@ -201,3 +201,35 @@ def test_training_bad_data():
         train_classifier(model, x[:0], y[:0], epochs=1, progress=False)
     with pytest.raises(ValueError, match="differ"):
         train_vae(ConvVAE(8), x, x[:4], epochs=1, progress=False)
+
+
+def test_resume_refuses_another_run(tmp_path):
+    x, y = _data(16)
+    model = make_classifier("C4")
+    train_classifier(model, x, y, epochs=1, batch_size=8, seed=3, checkpoint=tmp_path / "c",
+                     progress=False)  # fmt: skip
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match="seed: saved 3, now 99"):
+        train_classifier(model, x, y, epochs=2, batch_size=8, seed=99,
+                         checkpoint=tmp_path / "c", progress=False)  # fmt: skip
+    with pytest.raises(ValueError, match="n: saved 16, now 8"):
+        train_classifier(model, x[:8], y[:8], epochs=2, batch_size=8, seed=3,
+                         checkpoint=tmp_path / "c", progress=False)  # fmt: skip
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
+def test_interrupted_checkpoint_write_is_detected(tmp_path):
+    model = make_classifier("C4")
+    save_checkpoint(tmp_path / "c", model, {"epochs_done": 2})
+    meta = json.loads((tmp_path / "c.json").read_text())
+    meta["epochs_done"] = 1  # the JSON of the previous epoch, as after a crash between writes
+    (tmp_path / "c.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="interrupted"):
+        load_checkpoint(tmp_path / "c", make_classifier("C4"))
+
+
+def test_trailing_batch_of_one_is_skipped():
+    vae = ConvVAE(latent_dim=4)
+    x = torch.rand(9, 1, 28, 28)
+    history = train_vae(vae, x, x, epochs=1, batch_size=4, progress=False)
+    assert history[0]["loss"] > 0

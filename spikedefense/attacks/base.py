@@ -28,6 +28,7 @@ import importlib
 import io
 import math
 import numbers
+import warnings
 from collections.abc import Iterator, Mapping
 from types import ModuleType
 from typing import Any, ClassVar
@@ -188,6 +189,8 @@ class Attack:
         hyper = {key: self._check_value(key, overrides.get(key, d)) for key, d in defaults.items()}
         self._check_hyper(hyper)
         self.hyper: dict[str, Any] = hyper
+        #: Images whose adversarial version came out non-finite (replaced by the clean image).
+        self.nonfinite = 0
 
     @classmethod
     def default_params(cls, epsilon: float) -> dict[str, Any]:
@@ -301,7 +304,17 @@ class Attack:
 
     def _project(self, x_adv: Tensor, x: Tensor) -> Tensor:
         # A final projection for safety: the libraries' own clipping is trusted but not relied on.
-        x_adv = torch.where(torch.isfinite(x_adv), x_adv, x)
+        finite = torch.isfinite(x_adv)
+        if not bool(finite.all()):
+            bad = int((~finite).flatten(1).any(1).sum())
+            self.nonfinite += bad
+            warnings.warn(
+                f"{self.name}: {bad} adversarial images had NaN/inf pixels, replaced by the clean "
+                "pixels; the attack failed there (numerical trouble or gradient masking)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        x_adv = torch.where(finite, x_adv, x)
         if self.norm == "Linf":
             x_adv = torch.minimum(torch.maximum(x_adv, x - self.epsilon), x + self.epsilon)
         return x_adv.clamp(0.0, 1.0)

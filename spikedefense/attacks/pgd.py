@@ -10,7 +10,8 @@ for an image no restart breaks, the result with the highest cross-entropy is kep
 
 Parameters (via ``make_attack("pgd", epsilon, seed=0, **overrides)``):
     epsilon: L∞ budget, pixel units of images in [0, 1].
-    alpha: step size, pixel units (default 0.01).
+    alpha: step size, pixel units (default ε / 16 = 2.5 ε / 40, Madry's rule for the default
+        40 steps, so that the whole ε-ball is reachable at any ε).
     steps: iterations per restart (default 40).
     restarts: random restarts (default 1).
     random_start: start from a uniform point in the ε-ball (default True).
@@ -43,7 +44,7 @@ class PGD(Attack):
 
     @classmethod
     def default_params(cls, epsilon: float) -> dict[str, Any]:
-        return {"alpha": 0.01, "steps": 40, "restarts": 1, "random_start": True}
+        return {"alpha": epsilon / 16, "steps": 40, "restarts": 1, "random_start": True}
 
     def _perturb(self, model: nn.Module, x: Tensor, y: Tensor, rng: torch.Generator) -> Tensor:
         ta = require("torchattacks", purpose="the PGD attack")

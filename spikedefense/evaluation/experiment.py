@@ -12,7 +12,9 @@
    ``blackbox.*``, ``sweep.*`` (the ε sweep), ``sanity.json``, ``training.json`` and
    ``accuracy_vs_epsilon.png`` to ``out_dir``.
 
-Everything expensive is checkpointed, so an interrupted run continues where it stopped.
+Training is checkpointed per epoch and the pairs are cached, so an interrupted run continues
+from there (the attacks of step 5 run again). A checkpoint or cache written with other data or
+settings is refused with an error instead of being reused.
 """
 
 from __future__ import annotations
@@ -93,21 +95,32 @@ def _train_classifiers(config: ExperimentConfig, x: torch.Tensor, y: torch.Tenso
 
 def _pairs(config: ExperimentConfig, models: Mapping[str, nn.Module], x: torch.Tensor,
            y: torch.Tensor, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    from safetensors.torch import load_file, save
+    from safetensors.torch import load, save
 
     from ..defenses import make_training_pairs
-    from ..models.checkpoint import atomic_write_bytes
+    from ..models.checkpoint import atomic_write_bytes, safetensors_metadata
 
     path = Path(config.work_dir) / "pairs.safetensors"
+    recipe = json.dumps({
+        "dataset": config.evaluation.dataset, "n": len(x), "classifiers": list(models),
+        "epsilons": list(config.pair_epsilons), "cw_limit": config.cw_limit,
+        "seed": config.evaluation.seed, "overrides": config.pair_overrides,
+    }, sort_keys=True, default=str)  # fmt: skip
     if path.is_file():
-        cached = load_file(str(path))
+        raw = path.read_bytes()
+        saved = safetensors_metadata(raw).get("recipe")
+        if saved is not None and saved != recipe:
+            raise ValueError(f"{path} was crafted with another recipe ({saved}); now {recipe}. "
+                             "Use another work folder or delete the file.")  # fmt: skip
+        cached = load(raw)
         return cached["adversarial"], cached["source"]
     pairs = make_training_pairs(
         list(models.values()), x, y, epsilons=config.pair_epsilons, cw_limit=config.cw_limit,
         seed=config.evaluation.seed, progress=progress,
         attack_overrides={k: dict(v) for k, v in config.pair_overrides.items()},
     )  # fmt: skip
-    atomic_write_bytes(path, save({"adversarial": pairs.adversarial, "source": pairs.source}))
+    tensors = {"adversarial": pairs.adversarial, "source": pairs.source}
+    atomic_write_bytes(path, save(tensors, metadata={"recipe": recipe}))
     return pairs.adversarial, pairs.source
 
 

@@ -144,7 +144,10 @@ class _Runner:
         overrides = {**self.config.attack_overrides.get(name, {}), **extra}
         atk = make_attack(name, epsilon, seed=self.config.seed, **overrides)
         adversarial = atk(model, x, y, batch_size=self.config.batch_size, progress=self.progress)
-        return adversarial, dict(atk.params)
+        params = dict(atk.params)
+        if atk.nonfinite:
+            params["nonfinite_images"] = atk.nonfinite
+        return adversarial, params
 
     def clean(self, name: str, classifier: nn.Module, defenses: Sequence[Defense]) -> None:
         b = self.config.batch_size

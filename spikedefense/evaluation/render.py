@@ -44,6 +44,10 @@ def protocol_summary(config: Mapping[str, Any]) -> str:
         f"images, {ev.get('substitute_rounds')} rounds, λ = {ev.get('substitute_lambda')}, "
         "the deployed pipeline as oracle",
         f"- ε sweep on {ev.get('n_sweep')} images, {ev.get('sweep_steps')}-step PGD",
+        "- differences from the Defense-VAE reference by design: clean -> clean pairs are "
+        "included; each training image's pairs are crafted against one classifier (round "
+        "robin), so one purifier serves all; CW runs once per image and is projected onto each "
+        "ε; E2E fine-tunes the trained VAE and classifier and has no L_SVAE term (no sleep)",
     ]  # fmt: skip
     return "\n".join(lines)
 
@@ -118,6 +122,8 @@ def render_results(out_dir: str | os.PathLike[str]) -> dict[str, Path]:
         json.loads((out / "training.json").read_text()) if (out / "training.json").is_file() else {}
     )
     config = meta.get("config", {})
+    if not records["whitebox"]:
+        raise ValueError(f"{out / 'whitebox.json'} holds no records")
     first = records["whitebox"][0]
     epsilon = float(config.get("evaluation", {}).get("epsilon", 0.3))
     return publish(out, records["whitebox"], records["blackbox"], records["sweep"],

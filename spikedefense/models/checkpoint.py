@@ -28,7 +28,13 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["atomic_write_bytes", "checkpoint_paths", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "atomic_write_bytes",
+    "checkpoint_paths",
+    "safetensors_metadata",
+    "load_checkpoint",
+    "save_checkpoint",
+]
 
 
 def checkpoint_paths(stem: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -74,6 +80,13 @@ def _join_optimizer(tensors: dict[str, torch.Tensor], plain: dict[str, Any]) -> 
     return {"param_groups": plain["param_groups"], "state": state}
 
 
+def safetensors_metadata(raw: bytes) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file (its JSON header)."""
+    size = int.from_bytes(raw[:8], "little")
+    header: dict[str, Any] = json.loads(raw[8 : 8 + size])
+    return dict(header.get("__metadata__") or {})
+
+
 def save_checkpoint(
     stem: str | os.PathLike[str],
     model: nn.Module,
@@ -89,7 +102,9 @@ def save_checkpoint(
         optim_tensors, meta["optimizer"] = _split_optimizer(optimizer.state_dict())
         tensors.update(optim_tensors)
     weights, json_path = checkpoint_paths(stem)
-    atomic_write_bytes(weights, save(tensors))
+    # The weights carry the epoch count too, so a crash between the two writes is detected.
+    stamp = {"epochs_done": str(meta.get("epochs_done", ""))}
+    atomic_write_bytes(weights, save(tensors, metadata=stamp))
     atomic_write_bytes(json_path, json.dumps(meta, indent=2, sort_keys=True).encode())
 
 
@@ -115,7 +130,14 @@ def load_checkpoint(
                 str(path),
             )
     meta: dict[str, Any] = json.loads(json_path.read_text())
-    tensors = load(weights.read_bytes())
+    raw = weights.read_bytes()
+    stamp = safetensors_metadata(raw).get("epochs_done")
+    if stamp is not None and stamp != str(meta.get("epochs_done", "")):
+        raise ValueError(
+            f"checkpoint {weights} holds epoch {stamp} but {json_path} says "
+            f"{meta.get('epochs_done')}: a save was interrupted; delete both files to start again"
+        )
+    tensors = load(raw)
     state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     try:
         model.load_state_dict(state, strict=True)

@@ -48,6 +48,21 @@ def _check_positive(**values: Any) -> None:
             raise ValueError(f"{name} must be a positive number, got {value!r}")
 
 
+def _check_same_run(checkpoint: str | os.PathLike[str], identity: dict[str, Any]) -> None:
+    """Refuse to resume a checkpoint written by a run with other data or settings."""
+    import json
+
+    saved = json.loads(checkpoint_paths(checkpoint)[1].read_text())
+    wanted = json.loads(json.dumps(identity))  # compare as JSON would store it
+    differ = sorted(k for k, v in wanted.items() if k in saved and saved[k] != v)
+    if differ:
+        details = "; ".join(f"{k}: saved {saved[k]!r}, now {wanted[k]!r}" for k in differ)
+        raise ValueError(
+            f"checkpoint {checkpoint} belongs to another run ({details}); use another checkpoint "
+            "path (or work folder) or delete it to start again"
+        )
+
+
 def fit(
     model: nn.Module,
     tensors: Sequence[torch.Tensor],
@@ -82,7 +97,9 @@ def fit(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history: list[dict[str, float]] = []
     start = 0
+    identity = {**(sidecar or {}), "seed": seed, "batch_size": batch_size, "lr": lr, "n": n}
     if checkpoint is not None and checkpoint_paths(checkpoint)[1].is_file():
+        _check_same_run(checkpoint, identity)
         meta = load_checkpoint(checkpoint, model, optimizer)
         history, start = list(meta.get("metrics", [])), int(meta.get("epochs_done", 0))
     for epoch in range(start, epochs):
@@ -91,7 +108,8 @@ def fit(
         model.train()
         sums: dict[str, float] = {}
         began = time.perf_counter()
-        batches = range(0, n, batch_size)
+        # A trailing batch of one example is skipped: BatchNorm cannot train on it.
+        batches = range(0, n - 1 if n > 1 and n % batch_size == 1 else n, batch_size)
         bar = tqdm(batches, desc=f"{desc} epoch {epoch + 1}/{epochs}", disable=not progress)
         for first in bar:
             index = order[first : first + batch_size]
@@ -106,9 +124,9 @@ def fit(
         record.update(epoch=epoch + 1, seconds=time.perf_counter() - began)
         history.append(record)
         if checkpoint is not None:
-            meta = dict(sidecar or {})
+            meta = dict(identity)
             meta.update(epochs=epochs, epochs_done=epoch + 1, complete=epoch + 1 == epochs)
-            meta.update(metrics=history, seed=seed, batch_size=batch_size, lr=lr)
+            meta.update(metrics=history)
             save_checkpoint(checkpoint, model, meta, optimizer)
     model.eval()
     return history
