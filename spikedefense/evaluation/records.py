@@ -32,7 +32,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import csv
 import io
@@ -40,12 +39,13 @@ import json
 import math
 import numbers
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+from .._atomic import atomic_write_text
 
 THREAT_MODELS: Mapping[str, str] = MappingProxyType(
     {
@@ -160,32 +160,6 @@ def _is_real(value: object) -> bool:
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Record))
 """Column order of the CSV files (the dataclass field order)."""
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, os.replace).
-
-    Creates missing parent folders. Returns the path.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return target
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """UTF-8 text version of :func:`atomic_write_bytes`."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def write_json(records: Iterable[Record], path: str | os.PathLike[str]) -> Path:

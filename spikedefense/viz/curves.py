@@ -12,13 +12,14 @@ package and does not import the evaluation code.
 
 from __future__ import annotations
 
-import contextlib
+import io
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any, Protocol
+
+from .._atomic import atomic_write_bytes
 
 
 class AccuracyPoint(Protocol):
@@ -149,17 +150,6 @@ def save_figure(fig_or_ax: Any, path: str | os.PathLike[str], *, dpi: int = 150)
     """
     fig = fig_or_ax if hasattr(fig_or_ax, "savefig") else fig_or_ax.figure
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fmt = target.suffix.lstrip(".").lower() or "png"
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=fmt, dpi=dpi)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return target
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=target.suffix.lstrip(".").lower() or "png", dpi=dpi)
+    return atomic_write_bytes(target, buffer.getvalue())
