@@ -86,7 +86,8 @@ def _correct(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
 
 def _accuracy(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
               y: torch.Tensor, batch: int) -> float:  # fmt: skip
-    return 100.0 * _correct(predict, x, y, batch).float().mean().item()
+    correct = _correct(predict, x, y, batch)
+    return 100.0 * int(correct.sum()) / len(correct)
 
 
 class _Runner:
@@ -112,7 +113,7 @@ class _Runner:
         correct = _correct(defense.predict, adversarial, y, self.config.batch_size)
         eps = float(params.get("epsilon", self.config.epsilon))
         self.record(target, classifier, defense.name, attack, eps, threat,
-                    100.0 * correct.float().mean().item(), len(y), params)  # fmt: skip
+                    100.0 * int(correct.sum()) / len(correct), len(y), params)  # fmt: skip
         if params.get("norm") == "Linf" and len(y) == len(self.y) and eps == self.config.epsilon:
             via = f", substitute {params['substitute']}" if "substitute" in params else ""
             label = f"{attack} ({threat}{via})"
@@ -127,7 +128,7 @@ class _Runner:
             threat = "white-box" if defense == "none" else "white-box-adaptive"
             over = {"norm": "Linf", "over": [label for label, _ in entries]}
             self.record(self.result.whitebox, classifier, defense, "worst-case",
-                        self.config.epsilon, threat, 100.0 * robust.float().mean().item(),
+                        self.config.epsilon, threat, 100.0 * int(robust.sum()) / len(robust),
                         len(robust), over)  # fmt: skip
 
     def record(self, target: list[Record], classifier: str, defense: str, attack: str,
