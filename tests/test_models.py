@@ -233,3 +233,12 @@ def test_trailing_batch_of_one_is_skipped():
     x = torch.rand(9, 1, 28, 28)
     history = train_vae(vae, x, x, epochs=1, batch_size=4, progress=False)
     assert history[0]["loss"] > 0
+
+
+def test_atomic_writes_leave_ordinary_files(tmp_path):
+    save_checkpoint(tmp_path / "c", make_classifier("C4"), {"kind": "classifier"})
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in tmp_path.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
