@@ -273,10 +273,10 @@ class Attack:
 
         device = images.device
         labels = labels.to(device)
-        # Fork the RNG of the device in use (and of CUDA if the caller initialised it): the
-        # seeding below must not leak into the caller's random stream.
+        # Fork the CPU RNG and, wherever CUDA exists, every CUDA RNG: torch.manual_seed below
+        # also seeds CUDA (lazily if it is not initialised yet), which must not leak out.
         cuda_devices: list[int] = []
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
+        if torch.cuda.is_available():
             cuda_devices = list(range(torch.cuda.device_count()))
         with (
             torch.random.fork_rng(devices=cuda_devices),
