@@ -41,6 +41,7 @@ from ..models.modes import eval_mode
 __all__ = [
     "ATTACKS",
     "Attack",
+    "check_unit_images",
     "eval_mode",
     "frozen_parameters",
     "make_attack",
@@ -116,20 +117,27 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-def _check_images(images: Any) -> None:
+def check_unit_images(images: Any, name: str = "images") -> Tensor:
+    """``images`` if it is a finite float tensor ``[N, C, H, W]``, N >= 1, with values in [0, 1].
+
+    Raises:
+        TypeError: not a floating-point tensor.
+        ValueError: wrong shape, NaN/inf, or values outside [0, 1]; ``name`` is in the message.
+    """
     if not isinstance(images, Tensor):
-        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
     if not images.is_floating_point():
-        raise TypeError(f"images must be a floating-point tensor, got dtype {images.dtype}")
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {images.dtype}")
     if images.dim() != 4 or images.shape[0] < 1 or min(images.shape) < 1:
         raise ValueError(
-            f"images must have shape [N, C, H, W] with N >= 1, got {tuple(images.shape)}"
+            f"{name} must have shape [N, C, H, W] with N >= 1, got {tuple(images.shape)}"
         )
     if not bool(torch.isfinite(images).all()):
-        raise ValueError("images contains NaN or inf; expected finite values in [0, 1]")
+        raise ValueError(f"{name} contains NaN or inf; expected finite values in [0, 1]")
     low, high = float(images.min()), float(images.max())
     if low < 0.0 or high > 1.0:
-        raise ValueError(f"images must lie in [0, 1], got values in [{low:.4g}, {high:.4g}]")
+        raise ValueError(f"{name} must lie in [0, 1], got values in [{low:.4g}, {high:.4g}]")
+    return images
 
 
 def _check_labels(labels: Any, n: int) -> None:
@@ -266,7 +274,7 @@ class Attack:
         """
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        _check_images(images)
+        check_unit_images(images)
         _check_labels(labels, images.shape[0])
         batch_size = _check_int("batch_size", batch_size, 1)
         from tqdm.auto import tqdm

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import _check_images, _check_int, eval_mode
+from .base import _check_int, check_unit_images, eval_mode
 
 __all__ = ["train_substitute"]
 
@@ -142,7 +142,7 @@ def train_substitute(
 
     if not callable(oracle):
         raise TypeError(f"oracle must be callable, got {type(oracle).__name__}")
-    _check_images(seed_images)
+    check_unit_images(seed_images, "seed_images")
     rounds = _check_int("rounds", rounds, 0)
     epochs = _check_int("epochs", epochs, 1)
     batch_size = _check_int("batch_size", batch_size, 1)

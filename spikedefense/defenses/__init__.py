@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from .base import Defense, NoDefense, check_images
+from .base import Defense, NoDefense, check_images, check_labels
 from .defense_vae import DefenseVAE, PurifiedClassifier, finetune_e2e
 from .pairs import DEFAULT_EPSILONS, PAIR_ATTACKS, TrainingPairs, make_training_pairs
 
@@ -20,6 +20,7 @@ __all__ = [
     "PurifiedClassifier",
     "TrainingPairs",
     "check_images",
+    "check_labels",
     "finetune_e2e",
     "make_training_pairs",
 ]

@@ -19,27 +19,27 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from ..attacks.base import check_unit_images
 from ..models.modes import eval_mode
 
-__all__ = ["Defense", "NoDefense", "check_images"]
+__all__ = ["Defense", "NoDefense", "check_images", "check_labels"]
 
 
 def check_images(x: object, name: str = "x") -> torch.Tensor:
     """``x`` as validated input: a float tensor ``[B, 1, 28, 28]``, B >= 1, finite, in [0, 1]."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28) or x.shape[0] == 0:
-        raise ValueError(f"{name} must have shape [B>=1, 1, 28, 28], got {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or inf")
-    if x.min() < 0 or x.max() > 1:
-        raise ValueError(
-            f"{name} must lie in [0, 1] (pixel space), got [{x.min().item():.4g}, "
-            f"{x.max().item():.4g}]"
-        )
-    return x
+    images = check_unit_images(x, name)
+    if tuple(images.shape[1:]) != (1, 28, 28):
+        raise ValueError(f"{name} must have shape [B>=1, 1, 28, 28], got {tuple(images.shape)}")
+    return images
+
+
+def check_labels(labels: object, n: int, name: str = "labels") -> torch.Tensor:
+    """``labels`` if it is an int64 tensor of shape ``[n]`` (one class index per image)."""
+    if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64 or labels.shape != (n,):
+        got = f"{labels.dtype} {tuple(labels.shape)}" if isinstance(labels, torch.Tensor) else (
+            type(labels).__name__)  # fmt: skip
+        raise ValueError(f"{name} must be an int64 tensor of shape [{n}], got {got}")
+    return labels
 
 
 @runtime_checkable

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .base import check_images
+from .base import check_images, check_labels
 
 __all__ = ["DEFAULT_EPSILONS", "PAIR_ATTACKS", "TrainingPairs", "make_training_pairs"]
 
@@ -82,9 +82,7 @@ def make_training_pairs(
     if not models:
         raise ValueError("classifiers is empty; give at least one target classifier")
     check_images(images, "images")
-    if labels.shape != (len(images),) or labels.dtype != torch.int64:
-        raise ValueError(f"labels must be int64 of shape [{len(images)}], got {labels.dtype} "
-                         f"{tuple(labels.shape)}")  # fmt: skip
+    check_labels(labels, len(images))
     unknown = [a for a in attacks if a not in PAIR_ATTACKS]
     if unknown:
         raise ValueError(f"unknown pair attacks {unknown}; expected a subset of {PAIR_ATTACKS}")

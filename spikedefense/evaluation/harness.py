@@ -277,12 +277,10 @@ def evaluate(
         images, labels: the test set (clean accuracy uses all of it).
         config: what to run; ``config.command`` is stored in every record.
     """
-    from ..defenses.base import check_images
+    from ..defenses.base import check_images, check_labels
 
     check_images(images, "images")
-    if labels.shape != (len(images),) or labels.dtype != torch.int64:
-        raise ValueError(f"labels must be int64 [{len(images)}], got {labels.dtype} "
-                         f"{tuple(labels.shape)}")  # fmt: skip
+    check_labels(labels, len(images))
     unknown = sorted(set(defenses) - set(classifiers))
     if unknown:
         raise ValueError(f"defenses name classifiers {unknown} that are not in classifiers")
