@@ -3,6 +3,10 @@
 ``spikedefense evaluate --dataset mnist --out results/mnist`` trains (or resumes) the target
 classifiers and Defense-VAE, runs the attack protocol and writes the result tables; see
 ``spikedefense evaluate --help``.
+
+``spikedefense plot {raster,weights,reconstructions,curves} INPUT --out PNG`` draws a spike-record
+file (:func:`spikedefense.snn.save_records`), a weights or reconstructions file
+(:mod:`spikedefense.viz.files`) or a result folder's ε curves; see ``spikedefense plot --help``.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import argparse
 import shlex
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main"]
 
@@ -41,6 +46,76 @@ def _report(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     for kind, path in render_results(args.folder).items():
         print(f"{kind}: {path}")
+    return 0
+
+
+def _plot_figure(args: argparse.Namespace) -> Any:
+    """Draw ``args.input`` as ``args.kind`` says; returns the matplotlib Figure."""
+    if args.kind == "raster":
+        from .snn.record import load_records
+        from .viz.raster import raster_plot
+
+        records, winners = load_records(args.input)
+        return raster_plot(records, winners=winners, title=args.title).figure
+    if args.kind == "weights":
+        from .viz.files import load_weights_npz
+        from .viz.weights import plot_weight_histograms
+
+        before, after = load_weights_npz(args.input)
+        axes = plot_weight_histograms(before, after, bins=args.bins, title=args.title)
+        return axes[0].figure
+    if args.kind == "reconstructions":
+        from .viz.files import load_reconstructions_npz
+        from .viz.images import plot_reconstruction_grid
+
+        rows = load_reconstructions_npz(args.input)
+        return plot_reconstruction_grid(rows, n=args.n, title=args.title).figure
+    return _curves_figure(args.input, args.title)
+
+
+def _curves_figure(folder: str, title: str | None) -> Any:
+    """The ε curves of a result folder, one panel per classifier, as ``spikedefense report``."""
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    from .evaluation.records import read_json
+    from .viz.curves import plot_accuracy_vs_epsilon
+
+    # The ε sweep is what the report plots; a folder without one still has its white-box table.
+    found = [Path(folder, f"{stem}.json") for stem in ("sweep", "whitebox")]
+    found = [path for path in found if path.is_file()]
+    if not found:
+        raise FileNotFoundError(2, f"no sweep.json or whitebox.json in {folder}; run "
+                                "spikedefense evaluate first", folder)  # fmt: skip
+    records = read_json(found[0])
+    if not records:
+        raise ValueError(f"{found[0]} holds no records")
+    names = sorted({r.classifier for r in records})
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False,
+                             constrained_layout=True)  # fmt: skip
+    for ax, name in zip(axes[0], names, strict=True):
+        plot_accuracy_vs_epsilon(records, ax=ax, classifier=name,
+                                 title=f"{records[0].dataset} {name}")  # fmt: skip
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _plot(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    from .viz.curves import save_figure
+
+    if Path(args.out).is_dir():
+        raise ValueError(f"--out: {args.out} is a folder; give a file name such as plot.png")
+    fig = _plot_figure(args)
+    try:
+        print(f"{args.kind}: {save_figure(fig, args.out)}")
+    finally:
+        plt.close(fig)
     return 0
 
 
@@ -77,6 +152,23 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="rebuild a result folder's Markdown and plot")
     report.add_argument("folder", help="a folder written by spikedefense evaluate")
     report.set_defaults(run=_report)
+    plot = sub.add_parser("plot", help="draw a spike, weight, reconstruction or result file")
+    kinds = plot.add_subparsers(dest="kind", required=True)
+    for kind, source, help_text in (
+        ("raster", "SPIKES.npz", "spike records (spikedefense.snn.save_records) as a raster"),
+        ("weights", "WEIGHTS.npz", "before/<layer>, after/<layer> weights as histograms"),
+        ("reconstructions", "RECON.npz", "one image row per key, in the file's order"),
+        ("curves", "RESULTS_DIR", "a result folder's accuracy against ε, per classifier"),
+    ):
+        one = kinds.add_parser(kind, help=help_text, description=help_text)
+        one.add_argument("input", metavar=source)
+        one.add_argument("--out", required=True, help="the figure file (format from the suffix)")
+        one.add_argument("--title", default=None)
+        if kind == "weights":
+            one.add_argument("--bins", type=_positive_int, default=100)
+        if kind == "reconstructions":
+            one.add_argument("--n", type=_positive_int, default=8, help="images per row")
+        one.set_defaults(run=_plot)
     return parser
 
 

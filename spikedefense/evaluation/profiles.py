@@ -73,3 +73,71 @@ def make_config(profile: str, dataset: str, out_dir: str, work_dir: str, *, seed
         config = ExperimentConfig(EvaluationConfig(dataset, seed=seed, command=command),
                                   out_dir, work_dir, pair_limit=60_000, cw_limit=None)  # fmt: skip
     return replace(config, **changes) if changes else config
+
+
+SLEEP_PROFILES = ("tiny", "quick", "demo", "reproduction")
+
+
+def _sleep_evaluation(dataset: str, seed: int, command: str, **changes: Any) -> EvaluationConfig:
+    """The with/without-sleep protocol: the seed's three gray-box attacks, adaptive PGD, the
+    Table 5 substitute; no query attacks or strong budgets (they are in the awake results)."""
+    ev = EvaluationConfig(
+        dataset, n_attack=1000, seed=seed, attack_overrides=_REPRO_ATTACKS,
+        graybox_attacks=("fgsm", "rand-fgsm", "cw"),
+        graybox_other_attacks=("fgsm", "rand-fgsm", "cw"),
+        adaptive_attacks=("pgd",), query_attacks=(), strong_attacks=(), sweep_epsilons=(),
+        command=command,
+    )  # fmt: skip
+    return replace(ev, **changes)
+
+
+def make_sleep_config(profile: str, dataset: str, out_dir: str, work_dir: str, *,
+                      seed: int = 0, command: str = "", **changes: Any) -> Any:  # fmt: skip
+    """The :class:`~.sleep_experiment.SleepExperimentConfig` of a profile.
+
+    - ``tiny``: CI-sized, numbers mean nothing; ``quick`` / ``demo``: the embedded dataset in
+      under 2 / 10 minutes on 2 cores (``spikedefense demo``); ``reproduction``: the awake
+      reproduction profile's models (same work folder, so they are reused) with the sleep
+      protocol above on 1,000 test images, 3 sleep seeds.
+
+    ``changes`` replace fields of the SleepExperimentConfig.
+    """
+    from .sleep_experiment import SleepExperimentConfig
+
+    if profile not in SLEEP_PROFILES:
+        raise ValueError(
+            f"unknown profile {profile!r}; expected one of {', '.join(SLEEP_PROFILES)}"
+        )
+    if profile in ("tiny", "reproduction"):
+        awake = make_config(profile, dataset, out_dir, work_dir, seed=seed, command=command)
+        if profile == "tiny":
+            ev = replace(awake.evaluation, graybox_attacks=("fgsm", "cw"),
+                         graybox_other_attacks=("fgsm",), adaptive_attacks=("pgd",),
+                         strong_attacks=(), query_attacks=(), substitute_seeds=10,
+                         substitute_rounds=1, substitute_epochs=1)  # fmt: skip
+            base = SleepExperimentConfig(replace(awake, evaluation=ev), sleep_seeds=(0, 1),
+                                         n_sleep=3, n_calibration=32)  # fmt: skip
+        else:
+            ev = _sleep_evaluation(dataset, seed, command)
+            base = SleepExperimentConfig(replace(awake, evaluation=ev), n_sleep=100)
+        return replace(base, **changes) if changes else base
+    quick = profile == "quick"
+    ev = _sleep_evaluation(
+        dataset, seed, command, n_attack=200 if quick else 500,
+        attack_overrides={"pgd": {"steps": 5 if quick else 10, "alpha": 0.05},
+                          "cw": {"steps": 20 if quick else 50}},
+        graybox_other_attacks=("fgsm", "rand-fgsm"), substitute=None,
+        sweep_epsilons=(0.1, 0.3, 0.5) if quick else (0.1, 0.2, 0.3, 0.5),
+        n_sweep=50 if quick else 100, sweep_steps=5 if quick else 10,
+    )  # fmt: skip
+    awake = ExperimentConfig(
+        ev, out_dir, work_dir, classifiers=("C1",),
+        classifier_epochs={"C1": 2 if quick else 3}, train_limit=None,
+        test_limit=500 if quick else None, pair_limit=300 if quick else 1000,
+        cw_limit=20 if quick else 100, latent_dim=16, vae_epochs=4 if quick else 3,
+        vae_batch_size=32, e2e=not quick, e2e_limit=2000, e2e_epochs=1,
+        pair_overrides={"cw": {"steps": 20 if quick else 50}},
+    )  # fmt: skip
+    base = SleepExperimentConfig(awake, sleep_seeds=(0,) if quick else (0, 1, 2),
+                                 n_sleep=20 if quick else 50, n_calibration=128)  # fmt: skip
+    return replace(base, **changes) if changes else base

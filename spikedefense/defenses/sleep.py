@@ -1,0 +1,254 @@
+"""The sleep phase of Defense-VAE-Sleep: mSTDP on the converted VAE, over a set of images.
+
+Paper: Talafha et al., "Biologically Inspired Variational Auto-Encoders for Adversarial
+Robustness" (seed 000), Algorithm 1 and Table 3; mirrored STDP after Burbank (2015); the Tadros
+et al. (2019) rule as an option. One image's step is :func:`.sleep_step.sleep_step` (its
+docstring states every choice); this module runs it over ``images`` for ``config.epochs`` passes
+and maps the learned unit-space weights back into the SVAE.
+
+Determinism: image ``i`` of epoch ``e`` is encoded with a seed derived from
+``(config.seed, e, i)`` only, so the same seed gives the same weights, on any backend, whether or
+not the run was interrupted and resumed.
+
+Checkpoint: with ``checkpoint=stem`` the state is written atomically every
+``checkpoint_every`` images (``stem.safetensors`` + ``stem.json``); a rerun with the same SVAE,
+images and config continues where it stopped; a checkpoint of another run is refused.
+
+Shapes: ``images`` float ``[N, 1, 28, 28]`` in [0, 1] (for Defense-VAE-Sleep: adversarial
+images x*). Returns a :class:`SleepResult`.
+
+Example:
+    >>> import torch
+    >>> from spikedefense.models import ConvVAE
+    >>> from spikedefense.convert import vae_to_svae
+    >>> svae = vae_to_svae(ConvVAE(latent_dim=8).eval(), torch.rand(8, 1, 28, 28))
+    >>> result = sleep(svae, torch.rand(2, 1, 28, 28), progress=False)
+    >>> result.report.images, sorted(result.records)
+    (2, ['S1', 'S2', 'S3', 'S4'])
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from spikedefense.snn.record import SpikeRecord
+
+from .sleep_checkpoint import fingerprint, load_sleep_checkpoint, save_sleep_checkpoint
+from .sleep_config import SleepConfig, check_sleep_config
+from .sleep_step import LayerState, init_sleep_state, sleep_step
+
+__all__ = ["SleepReport", "SleepResult", "image_seed", "sleep"]
+
+
+def image_seed(seed: int, epoch: int, index: int) -> int:
+    """The Bernoulli seed of image ``index`` in pass ``epoch``."""
+    return (seed * 0x9E3779B97F4A7C15 + epoch * 1_000_003 + index) % 2**64
+
+
+@dataclass
+class SleepReport:
+    """What the sleep did. ``layers[name]`` holds ``spikes``, ``winners``, ``winners_per_map``
+    (list over feature maps), ``weight_change`` / ``mirror_change`` (mean and max |ΔW~|, fraction
+    of weights changed) and ``spread_before`` / ``spread_after`` (std, 5th/95th percentile)."""
+
+    images: int
+    epochs: int
+    seconds: float
+    config: dict[str, Any]
+    layers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resumed_from: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "images": self.images,
+            "epochs": self.epochs,
+            "seconds": self.seconds,
+            "resumed_from": self.resumed_from,
+            "config": self.config,
+            "layers": self.layers,
+        }
+
+
+@dataclass
+class SleepResult:
+    """``svae`` after sleep, the :class:`SleepReport`, the spike records of the last
+    ``record_images`` images (time runs on across images), their winners as int ``[n, 2]``
+    rows (step, flat neuron id), and ``before``: the SVAE that went to sleep."""
+
+    svae: Any
+    report: SleepReport
+    records: dict[str, SpikeRecord]
+    winners: dict[str, np.ndarray]
+    before: Any = None
+
+    def weights(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """``(before, after)``: ``{layer: W~}`` of the sleeping layers and their mirrors."""
+        from spikedefense.convert import MIRRORS
+
+        names = [n for layer in self.report.layers for n in (layer, MIRRORS[layer])]
+        return ({n: self.before[n].weight for n in names}, {n: self.svae[n].weight for n in names})
+
+
+def _spread(w: np.ndarray) -> dict[str, float]:
+    p05, p95 = np.percentile(w, [5, 95])
+    return {"std": float(w.std()), "p05": float(p05), "p95": float(p95), "width": float(p95 - p05)}
+
+
+def _change(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
+    delta = np.abs(after - before)
+    return {
+        "mean_abs": float(delta.mean()),
+        "max_abs": float(delta.max()),
+        "fraction_changed": float((delta > 0).mean()),
+    }
+
+
+def _apply(svae: Any, state: tuple[LayerState, ...], start: tuple[LayerState, ...]) -> Any:
+    """The SVAE with each layer's unit-space change mapped back (untouched weights stay equal)."""
+    from spikedefense.convert import MIRRORS
+
+    new = []
+    for layer, first in zip(state, start, strict=True):
+        enc = svae[layer.name]
+        new.append(enc.with_weight(enc.weight + 2.0 * enc.unit_range * (layer.unit - first.unit)))
+        if layer.mirror is not None and first.mirror is not None:
+            dec = svae[MIRRORS[layer.name]]
+            new.append(
+                dec.with_weight(dec.weight + 2.0 * dec.unit_range * (layer.mirror - first.mirror))
+            )
+    return svae.replace_layers(*new)
+
+
+def _records(
+    rasters: list[dict[str, Any]], steps: int
+) -> tuple[dict[str, SpikeRecord], dict[str, np.ndarray]]:
+    records, winners = {}, {}
+    for name in rasters[0] if rasters else []:
+        dense = np.concatenate([r[name].raster for r in rasters])
+        records[name] = SpikeRecord.from_dense(dense, name=name)
+        rows = []
+        for i, r in enumerate(rasters):
+            st = r[name]
+            shape = dense.shape[1:]
+            flat = np.ravel_multi_index(tuple(st.winners.T), shape) if len(st.winners) else []
+            rows += [
+                (i * steps + int(t), int(f)) for t, f in zip(st.winner_steps, flat, strict=True)
+            ]
+        winners[name] = np.array(rows, dtype=np.int64).reshape(-1, 2)
+    return records, winners
+
+
+def sleep(
+    svae: Any,
+    images: torch.Tensor,
+    config: SleepConfig = SleepConfig(),
+    *,
+    checkpoint: str | None = None,
+    checkpoint_every: int = 100,
+    progress: bool = True,
+    record_images: int = 1,
+) -> SleepResult:
+    """Run the sleep phase on ``svae`` over ``images``; see the module docstring.
+
+    Args:
+        svae: a :class:`~spikedefense.convert.SVAE` (not modified).
+        images: float ``[N, 1, 28, 28]`` in [0, 1], N >= 1.
+        config: :class:`~.sleep_config.SleepConfig` (Table 3 by default).
+        checkpoint: optional path stem for checkpoint / resume.
+        checkpoint_every: images between checkpoints (>= 1).
+        progress: show a tqdm bar.
+        record_images: keep the spike records of this many last images (>= 0).
+    """
+    from tqdm.auto import tqdm
+
+    from spikedefense.attacks.base import check_unit_images
+    from spikedefense.convert import SVAE
+
+    if not isinstance(svae, SVAE):
+        raise TypeError(f"svae: expected an SVAE, got {type(svae).__name__}")
+    check_unit_images(images, "images")
+    if tuple(images.shape[1:]) != (1, 28, 28):
+        raise ValueError(f"images: expected shape [N, 1, 28, 28], got {tuple(images.shape)}")
+    config = check_sleep_config(config)
+    for name, value in (("checkpoint_every", checkpoint_every), ("record_images", record_images)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < (name == "checkpoint_every")
+        ):
+            raise ValueError(
+                f"{name}: expected an int >= {int(name == 'checkpoint_every')}, got {value!r}"
+            )
+    if config.backend == "cuda":
+        from spikedefense.kernels.dispatch import resolve_backend
+
+        resolve_backend("cuda")
+    x = images.detach().float().cpu().numpy()
+    start = init_sleep_state(svae, config)
+    state, done = start, 0
+    counts = {
+        layer.name: {
+            "spikes": 0,
+            "winners": 0,
+            "winners_per_map": np.zeros(layer.unit.shape[0], np.int64),
+        }
+        for layer in state
+    }
+    identity = fingerprint(svae, x, config)
+    if checkpoint is not None:
+        loaded = load_sleep_checkpoint(checkpoint, identity, start)
+        if loaded is not None:
+            state, done, counts = loaded
+    total = config.epochs * len(x)
+    resumed_from, began = done, time.perf_counter()
+    rasters: list[dict[str, Any]] = []
+    with tqdm(total=total, initial=done, desc="sleep", disable=not progress) as bar:
+        while done < total:
+            epoch, index = divmod(done, len(x))
+            keep = record_images > 0 and done >= total - record_images
+            state, stats = sleep_step(
+                state, x[index], image_seed(config.seed, epoch, index), config, keep_spikes=keep
+            )
+            for name, st in stats.items():
+                c = counts[name]
+                c["spikes"] += st.spikes
+                c["winners"] += len(st.winners)
+                np.add.at(c["winners_per_map"], st.winners[:, 0], 1)
+            if keep:
+                rasters.append(stats)
+            done += 1
+            bar.update(1)
+            if checkpoint is not None and (done % checkpoint_every == 0 or done == total):
+                save_sleep_checkpoint(checkpoint, identity, state, done, counts)
+    slept = _apply(svae, state, start)
+    report = SleepReport(
+        len(x),
+        config.epochs,
+        time.perf_counter() - began,
+        config.to_dict(),
+        resumed_from=resumed_from,
+    )
+    from spikedefense.convert import MIRRORS
+
+    for layer in state:
+        name = layer.name
+        entry = {
+            "spikes": int(counts[name]["spikes"]),
+            "winners": int(counts[name]["winners"]),
+            "winners_per_map": counts[name]["winners_per_map"].tolist(),
+            "weight_change": _change(svae[name].weight, slept[name].weight),
+            "spread_before": _spread(svae[name].weight),
+            "spread_after": _spread(slept[name].weight),
+        }
+        if layer.mirror is not None:
+            mirror = MIRRORS[name]
+            entry["mirror"] = mirror
+            entry["mirror_change"] = _change(svae[mirror].weight, slept[mirror].weight)
+        report.layers[name] = entry
+    records, winners = _records(rasters, config.steps)
+    return SleepResult(slept, report, records, winners, svae)

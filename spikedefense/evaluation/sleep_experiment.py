@@ -1,0 +1,310 @@
+"""Defense-VAE-Sleep against Defense-VAE: the same models and attacks, with and without sleep.
+
+``run_sleep_experiment(config)`` does, for one dataset:
+
+1. the awake phase of :func:`.experiment.run_experiment` (classifiers, pairs, Defense-VAE and
+   its E2E copies; resumed from ``work_dir`` when their checkpoints are there);
+2. for each seed of ``sleep_seeds`` and each awake defense: convert its VAE, sleep on
+   ``n_sleep`` adversarial training images (a stratified pick that depends on the seed), convert
+   back: ``defense-vae-sleep#s<seed>`` and ``defense-vae-sleep-e2e#s<seed>``;
+3. one :func:`.harness.evaluate` over all of them, so every defense is scored on the very same
+   attacked images (gray-box attacks are computed once per classifier; adaptive and black-box
+   attacks run per defense);
+4. writes the harness tables, ``sleep_summary.{md,json}`` (mean ± std over the sleep seeds next
+   to the single awake numbers and the seed's published cells), ``sleep_report.json`` and the
+   figures: weight histograms before/after sleep, a raster of the sleep, reconstructions.
+
+What varies across seeds is the sleep (its Bernoulli encoding and its images); the awake models
+and the attacked test images are the same, so the no-sleep rows have one value each.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .experiment import ExperimentConfig, _limit, _pairs, _train_classifiers, build_defenses
+
+__all__ = ["SleepExperimentConfig", "run_sleep_experiment", "summarise_sleep"]
+
+_SEED_TAG = re.compile(r"#s(\d+)$")
+
+
+@dataclass(frozen=True)
+class SleepExperimentConfig:
+    """The awake experiment plus the sleep: seeds, images, conversion percentile, figures."""
+
+    experiment: ExperimentConfig
+    sleep_seeds: tuple[int, ...] = (0, 1, 2)
+    n_sleep: int = 200
+    n_calibration: int = 256
+    percentile: float = 99.9
+    sleep_overrides: Mapping[str, Any] = field(default_factory=dict)
+    figure_classifier: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self), default=str))
+
+
+def _sleep_defenses(
+    config: SleepExperimentConfig,
+    defenses: dict[str, list[Any]],
+    adversarial: torch.Tensor,
+    labels: torch.Tensor,
+    progress: bool,
+) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    from ..attacks import stratified_indices
+    from ..defenses import SleepConfig, defense_vae_sleep
+
+    work = Path(config.experiment.work_dir)
+    calibration = adversarial[stratified_indices(labels, config.n_calibration, seed=0)]
+    slept_by_vae: dict[tuple[int, int], Any] = {}
+    results: dict[str, Any] = {}
+    added: dict[str, list[Any]] = {name: [] for name in defenses}
+    for seed in config.sleep_seeds:
+        images = adversarial[stratified_indices(labels, config.n_sleep, seed=1000 + seed)]
+        sleep_config = SleepConfig(seed=seed, **dict(config.sleep_overrides))
+        for clf, awake_list in defenses.items():
+            for awake in awake_list:
+                key = (id(awake.vae), seed)
+                tag = awake.name if awake.name == "defense-vae" else f"{awake.name}-{clf}"
+                if key not in slept_by_vae:
+                    slept, result = defense_vae_sleep(
+                        awake,
+                        calibration,
+                        images,
+                        sleep_config,
+                        percentile=config.percentile,
+                        checkpoint=str(work / f"sleep-{tag}-s{seed}"),
+                        progress=progress,
+                    )
+                    slept_by_vae[key] = slept.vae
+                    results[f"{tag}#s{seed}"] = result
+                from ..defenses import DefenseVAE
+
+                name = awake.name.replace("defense-vae", "defense-vae-sleep", 1) + f"#s{seed}"
+                added[clf].append(DefenseVAE(slept_by_vae[key], awake.classifier, name))
+    return {clf: [*defenses[clf], *added[clf]] for clf in defenses}, results
+
+
+def base_defense(name: str) -> tuple[str, int | None]:
+    """``("defense-vae-sleep", 2)`` from ``"defense-vae-sleep#s2"``; no tag -> seed None."""
+    match = _SEED_TAG.search(name)
+    if match is None:
+        return name, None
+    return name[: match.start()], int(match.group(1))
+
+
+def summarise_sleep(tables: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """One row per (table, classifier, defense, attack, ε, threat, n): mean and std over the
+    sleep seeds. ``tables`` maps a table name ("whitebox", "blackbox") to its records."""
+    from .published import published
+
+    groups: dict[tuple[Any, ...], list[float]] = {}
+    info: dict[tuple[Any, ...], Any] = {}
+    for table, records in tables.items():
+        for r in records:
+            base, _ = base_defense(r.defense)
+            key = (table, r.classifier, base, r.attack, r.epsilon, r.threat_model, r.n)
+            groups.setdefault(key, []).append(r.accuracy)
+            info[key] = r
+    rows = []
+    for key, values in groups.items():
+        table, clf, base, attack, eps, threat, _ = key
+        r = info[key]
+        substitute = r.params.get("substitute") if isinstance(r.params, Mapping) else None
+        rows.append(
+            {
+                "table": table,
+                "dataset": r.dataset,
+                "classifier": clf,
+                "defense": base,
+                "attack": attack,
+                "epsilon": eps,
+                "threat_model": threat,
+                "mean": statistics.fmean(values),
+                "std": statistics.pstdev(values) if len(values) > 1 else 0.0,
+                "seeds": len(values),
+                "n": r.n,
+                "published": published(r.dataset, clf, base, attack, threat, substitute),
+            }
+        )
+    return rows
+
+
+def _write_figures(
+    out: Path,
+    config: SleepExperimentConfig,
+    defenses: Mapping[str, list[Any]],
+    results: Mapping[str, Any],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    classifiers: Mapping[str, Any],
+) -> None:
+    from ..attacks import make_attack
+    from ..snn.record import save_records
+    from ..viz.curves import save_figure
+    from ..viz.files import save_reconstructions_npz, save_weights_npz
+    from ..viz.images import plot_reconstruction_grid
+    from ..viz.raster import raster_plot
+    from ..viz.weights import plot_weight_histograms
+
+    seed = config.sleep_seeds[0]
+    result = results.get(f"defense-vae#s{seed}")
+    if result is None:
+        return
+    clf = config.figure_classifier or next(iter(defenses))
+    awake = next(d for d in defenses[clf] if d.name == "defense-vae")
+    slept = next(d for d in defenses[clf] if d.name == f"defense-vae-sleep#s{seed}")
+    before, after = result.weights()
+    save_weights_npz(out / "weights.npz", before, after)
+    axes = plot_weight_histograms(
+        before, after, title=f"Defense-VAE weights (normalised) before / after sleep, seed {seed}"
+    )
+    save_figure(axes[0].figure, out / "weights.png")
+    save_records(out / "sleep_spikes.npz", list(result.records.values()), result.winners)
+    save_figure(
+        raster_plot(
+            list(result.records.values()),
+            winners=result.winners,
+            title="sleep phase S1-S4, last sleep image",
+        ).figure,
+        out / "raster.png",
+    )
+    pick = x[:8]
+    adversarial = make_attack("fgsm", 0.3, seed=seed)(classifiers[clf], pick, y[:8], progress=False)
+    rows = {
+        "clean": pick,
+        "FGSM 0.3 on " + clf: adversarial,
+        "Defense-VAE": awake.purify(adversarial),
+        "Defense-VAE-Sleep": slept.purify(adversarial),
+    }
+    save_reconstructions_npz(
+        out / "reconstructions.npz", {k: v.detach().cpu().numpy() for k, v in rows.items()}
+    )
+    save_figure(plot_reconstruction_grid(rows, n=8).figure, out / "reconstructions.png")
+
+
+def _delta(awake: Mapping[str, Any] | None, slept: Mapping[str, Any] | None) -> str:
+    return "–" if awake is None or slept is None else f"{slept['mean'] - awake['mean']:+.2f}"
+
+
+def _paper(row: Mapping[str, Any] | None) -> str:
+    return "" if row is None or row["published"] is None else f" ({row['published']:.2f})"
+
+
+def _summary_markdown(
+    rows: Sequence[Mapping[str, Any]], dataset: str, command: str, seeds: Sequence[int]
+) -> str:
+    def cell(row: Mapping[str, Any] | None) -> str:
+        if row is None:
+            return "–"
+        if row["seeds"] > 1:
+            return f"{row['mean']:.2f} ± {row['std']:.2f}"
+        return f"{row['mean']:.2f}"
+
+    index = {
+        (r["table"], r["classifier"], r["defense"], r["attack"], r["threat_model"]): r for r in rows
+    }
+    lines = [
+        f"# {dataset}: Defense-VAE with and without sleep",
+        "",
+        f"Accuracy in %. Sleep rows: mean ± population std over sleep seeds "
+        f"{list(seeds)}; the awake rows do not depend on the sleep seed. In brackets: the "
+        "seed paper's number for that cell, where it has one. Δ = sleep − awake.",
+        "",
+        "| classifier | table | attack | threat model | Defense-VAE | Def-VAE-Sleep | Δ | "
+        "E2E | E2E-Sleep | Δ E2E |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    keys = sorted(
+        {
+            (r["classifier"], r["table"], r["attack"], r["threat_model"])
+            for r in rows
+            if r["defense"] != "none"
+        }
+    )
+    for clf, table, attack, threat in keys:
+        get = {
+            d: index.get((table, clf, d, attack, threat))
+            for d in (
+                "defense-vae",
+                "defense-vae-sleep",
+                "defense-vae-e2e",
+                "defense-vae-sleep-e2e",
+            )
+        }
+        lines.append(
+            f"| {clf} | {table} | {attack} | {threat} | {cell(get['defense-vae'])} | "
+            f"{cell(get['defense-vae-sleep'])}{_paper(get['defense-vae-sleep'])} | "
+            f"{_delta(get['defense-vae'], get['defense-vae-sleep'])} | "
+            f"{cell(get['defense-vae-e2e'])} | "
+            f"{cell(get['defense-vae-sleep-e2e'])}{_paper(get['defense-vae-sleep-e2e'])} | "
+            f"{_delta(get['defense-vae-e2e'], get['defense-vae-sleep-e2e'])} |"
+        )
+    lines += ["", f"Command: `{command}`", ""]
+    return "\n".join(lines)
+
+
+def run_sleep_experiment(
+    config: SleepExperimentConfig, *, progress: bool = True
+) -> dict[str, Path]:
+    """Run the module docstring's steps; returns the written files by kind."""
+    import time
+
+    from .._atomic import atomic_write_text
+    from ..data import load_dataset
+    from .experiment import write_results
+    from .harness import evaluate
+
+    exp = config.experiment
+    ev = exp.evaluation
+    x_train, y_train = load_dataset(ev.dataset, "train", exp.data_dir)
+    x_test, y_test = load_dataset(ev.dataset, "test", exp.data_dir)
+    x_train, y_train = _limit(x_train, y_train, exp.train_limit, ev.seed)
+    x_test, y_test = _limit(x_test, y_test, exp.test_limit, ev.seed)
+    Path(exp.work_dir).mkdir(parents=True, exist_ok=True)
+    models, logs = _train_classifiers(exp, x_train, y_train, progress)
+    defenses, defense_logs = build_defenses(exp, models, x_train, y_train, progress)
+    logs.update(defense_logs)
+    adversarial, source = _pairs(
+        exp, models, x_train[: exp.pair_limit], y_train[: exp.pair_limit], progress
+    )
+    began = time.perf_counter()
+    everything, results = _sleep_defenses(config, defenses, adversarial, y_train[source], progress)
+    logs["sleep"] = {"seconds": time.perf_counter() - began, "config": config.to_dict()}
+    result = evaluate(models, everything, x_test, y_test, ev, progress=progress)
+    paths = write_results(result, exp, logs)
+    out = Path(exp.out_dir)
+    rows = summarise_sleep({"whitebox": result.whitebox, "blackbox": result.blackbox})
+    atomic_write_text(out / "sleep_summary.json", json.dumps(rows, indent=1))
+    atomic_write_text(
+        out / "sleep_summary.md",
+        _summary_markdown(rows, ev.dataset, ev.command, config.sleep_seeds),
+    )
+    reports = {key: r.report.to_dict() for key, r in results.items()}
+    atomic_write_text(out / "sleep_report.json", json.dumps(reports, indent=1))
+    _write_figures(out, config, everything, results, x_test, y_test, models)
+    for name in (
+        "sleep_summary.json",
+        "sleep_summary.md",
+        "sleep_report.json",
+        "weights.png",
+        "raster.png",
+        "reconstructions.png",
+    ):
+        if (out / name).exists():
+            paths[name] = out / name
+    return paths
+
+
+def with_changes(config: SleepExperimentConfig, **changes: Any) -> SleepExperimentConfig:
+    """A copy with fields replaced (convenience for profiles and the CLI)."""
+    return replace(config, **changes)
