@@ -31,12 +31,40 @@ def _evaluate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     changes = {"data_dir": args.data_dir}
     if args.classifiers:
         changes["classifiers"] = tuple(args.classifiers)
+    if args.sleep:
+        return _evaluate_sleep(args, command, work, changes)
     config = make_config(args.profile, args.dataset, args.out, work, seed=args.seed,
                          command=command, **changes)  # fmt: skip
     if args.n_attack is not None:
         config = replace(config, evaluation=replace(config.evaluation, n_attack=args.n_attack))
     paths = run_experiment(config, progress=not args.quiet)
     for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def _evaluate_sleep(args: argparse.Namespace, command: str, work: str,
+                    changes: dict[str, Any]) -> int:
+    from dataclasses import replace
+
+    from .evaluation.profiles import SLEEP_PROFILES, make_sleep_config
+    from .evaluation.sleep_experiment import run_sleep_experiment
+
+    if args.profile not in SLEEP_PROFILES:
+        raise ValueError(f"--profile: with --sleep expected one of {', '.join(SLEEP_PROFILES)}, "
+                         f"got {args.profile!r}")
+    config = make_sleep_config(args.profile, args.dataset, args.out, work, seed=args.seed,
+                               command=command)
+    experiment = replace(config.experiment, **changes)
+    if args.n_attack is not None:
+        experiment = replace(experiment,
+                             evaluation=replace(experiment.evaluation, n_attack=args.n_attack))
+    config = replace(config, experiment=experiment)
+    if args.sleep_seeds:
+        config = replace(config, sleep_seeds=tuple(args.sleep_seeds))
+    if args.n_sleep is not None:
+        config = replace(config, n_sleep=args.n_sleep)
+    for kind, path in run_sleep_experiment(config, progress=not args.quiet).items():
         print(f"{kind}: {path}")
     return 0
 
@@ -131,7 +159,7 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .data import DATASETS
-    from .evaluation.profiles import PROFILES
+    from .evaluation.profiles import PROFILES, SLEEP_PROFILES
     from .models import CLASSIFIERS
 
     parser = argparse.ArgumentParser(prog="spikedefense", description=__doc__.split("\n\n")[0])
@@ -143,7 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data-dir", default=None, help="default: $SPIKEDEFENSE_DATA")
     ev.add_argument("--out", required=True, help="folder for the result files")
     ev.add_argument("--work", default=None, help="checkpoints and caches (default OUT/.work)")
-    ev.add_argument("--profile", choices=PROFILES, default="reproduction")
+    ev.add_argument("--profile", choices=sorted(set(PROFILES) | set(SLEEP_PROFILES)),
+                    default="reproduction", help="run size; with --sleep: tiny, quick, demo or "
+                    "reproduction")
+    ev.add_argument("--sleep", action="store_true",
+                    help="also sleep each Defense-VAE (Defense-VAE-Sleep) and compare")
+    ev.add_argument("--sleep-seeds", type=int, nargs="+", default=None,
+                    help="with --sleep: the sleep seeds (default 0 1 2)")
+    ev.add_argument("--n-sleep", type=_positive_int, default=None,
+                    help="with --sleep: images each VAE sleeps on")
     ev.add_argument("--classifiers", nargs="+", choices=sorted(CLASSIFIERS)[:3])
     ev.add_argument("--n-attack", type=_positive_int, default=None, help="attacked test images")
     ev.add_argument("--seed", type=int, default=0)
