@@ -69,6 +69,17 @@ def _evaluate_sleep(args: argparse.Namespace, command: str, work: str,
     return 0
 
 
+def _demo(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .demo import run_demo
+
+    paths = run_demo(args.out, quick=args.quick, seed=args.seed, backend=args.backend,
+                     command=shlex.join(["spikedefense", *argv]), progress=not args.quiet)
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    print(f"\nreport: {paths['report.md']}")
+    return 0
+
+
 def _report(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .evaluation.render import render_results
 
@@ -185,6 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(run=_evaluate)
+    demo = sub.add_parser("demo", help="train, attack, sleep and evaluate on the embedded "
+                          "MNIST subset; write a report folder")
+    demo.add_argument("--quick", action="store_true", help="smoke-test size (under 2 minutes)")
+    demo.add_argument("--out", default="spikedefense-demo", help="the report folder")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--backend", choices=("cpu", "cuda"), default="cpu",
+                      help="where the sleep phase runs")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.set_defaults(run=_demo)
     report = sub.add_parser("report", help="rebuild a result folder's Markdown and plot")
     report.add_argument("folder", help="a folder written by spikedefense evaluate")
     report.set_defaults(run=_report)

@@ -17,7 +17,8 @@ What the conversion does (``vae_to_svae``), layer by layer, in float64:
 3. **Mapping into the STDP weight range.** STDP's soft bound ``w (1 - w)`` needs weights in
    [0, 1]. Each layer stores ``unit_range = max |W~|`` and maps ``u = (W~ / unit_range + 1) / 2``
    (so 0 maps to 0.5) and back ``W~ = (2u - 1) * unit_range``. The mapping is affine and exact up
-   to rounding; the soft bound keeps slept weights inside ``[-unit_range, unit_range]``.
+   to rounding; the soft bound keeps slept weights inside ``[-unit_range, unit_range]`` and, as
+   a consequence, holds the layer's largest-magnitude weight (u = 0 or 1) fixed.
 
 ``svae_to_vae`` inverts all three: ``W = W~ * scale / input_scale / s``; the BN modules get their
 stored statistics back, so a round trip with no sleep returns the same weights and outputs.

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from .svae import SVAE, ConvertedLayer
 
@@ -53,7 +52,7 @@ def _check_calibration(images: Any) -> torch.Tensor:
     return images.detach().float().cpu()
 
 
-def _modules(vae: Any) -> Iterator[tuple[str, str, nn.Module, nn.Module | None, str]]:
+def _modules(vae: Any) -> Iterator[tuple[str, str, Any, Any, str]]:
     """(name, kind, weight module, its BatchNorm or None, activation) in forward order."""
     for i, block in enumerate(vae.encoder):
         yield f"S{i + 1}", "conv", block[0], block[1], "relu"
@@ -98,8 +97,8 @@ def _per_out(values: np.ndarray, kind: str, ndim: int) -> np.ndarray:
 def _convert(
     name: str,
     kind: str,
-    module: nn.Module,
-    norm: nn.Module | None,
+    module: Any,
+    norm: Any,
     activation: str,
     scale: float,
     input_scale: float,
@@ -197,7 +196,7 @@ def vae_to_svae(vae: Any, calibration_images: torch.Tensor, percentile: float = 
     return SVAE(layers, int(vae.latent_dim), float(percentile))
 
 
-def _restore(layer: ConvertedLayer, module: nn.Module, norm: nn.Module | None) -> None:
+def _restore(layer: ConvertedLayer, module: Any, norm: Any) -> None:
     weight = layer.weight * (layer.scale / layer.input_scale)
     bias = layer.bias * layer.scale
     if layer.bn is not None and norm is not None:
@@ -206,7 +205,7 @@ def _restore(layer: ConvertedLayer, module: nn.Module, norm: nn.Module | None) -
         weight = weight / _per_out(safe, layer.kind, weight.ndim)
         if layer.raw_weight is not None:
             axis = layer.out_axis
-            index = [slice(None)] * weight.ndim
+            index: list[Any] = [slice(None)] * weight.ndim
             index[axis] = np.flatnonzero(s == 0)
             weight[tuple(index)] = layer.raw_weight
         state = {key: torch.from_numpy(layer.bn[key].copy()) for key in _BN_KEYS}

@@ -191,7 +191,7 @@ def sleep(
     x = images.detach().float().cpu().numpy()
     start = init_sleep_state(svae, config)
     state, done = start, 0
-    counts = {
+    counts: dict[str, dict[str, Any]] = {
         layer.name: {
             "spikes": 0,
             "winners": 0,

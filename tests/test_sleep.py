@@ -1,0 +1,231 @@
+"""The sleep phase: determinism, locality of plasticity, checkpoint/resume, backends, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from spikedefense.kernels import STDPParams
+from test_convert import random_vae
+
+from spikedefense.convert import MIRRORS, vae_to_svae
+from spikedefense.defenses import (
+    DefenseVAE,
+    SleepConfig,
+    defense_vae_sleep,
+    init_sleep_state,
+    sleep,
+    sleep_step,
+)
+from spikedefense.defenses.sleep_step import LayerState
+from spikedefense.models import make_classifier
+from spikedefense.snn.layers import SpikingLayer
+
+SLEEPING = ("S1", "S2", "S3", "S4")
+
+
+@pytest.fixture(scope="module")
+def svae():
+    calibration = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    return vae_to_svae(random_vae(seed=5), calibration)
+
+
+@pytest.fixture(scope="module")
+def images() -> torch.Tensor:
+    return torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(3)) * 0.7
+
+
+@pytest.fixture(scope="module")
+def slept(svae, images):
+    return sleep(svae, images, progress=False, record_images=2)
+
+
+def test_same_seed_same_weights_other_seed_other_weights(svae, images, slept):
+    again = sleep(svae, images, progress=False)
+    other = sleep(svae, images, SleepConfig(seed=7), progress=False)
+    for name in (*SLEEPING, *MIRRORS.values()):
+        assert np.array_equal(again.svae[name].weight, slept.svae[name].weight)
+    assert any(not np.array_equal(other.svae[n].weight, slept.svae[n].weight) for n in SLEEPING)
+
+
+def test_sleep_changes_weights_and_reports_it(svae, slept):
+    report = slept.report
+    assert report.images == 4 and report.resumed_from == 0
+    for name in SLEEPING:
+        layer = report.layers[name]
+        assert layer["spikes"] > 0
+        assert layer["winners"] == sum(layer["winners_per_map"]) > 0
+        assert layer["weight_change"]["max_abs"] > 0
+        assert layer["mirror"] == MIRRORS[name] and layer["mirror_change"]["max_abs"] > 0
+    for name in ("mu", "logvar", "D0"):
+        assert np.array_equal(slept.svae[name].weight, svae[name].weight)
+        assert np.array_equal(slept.svae[name].bias, svae[name].bias)
+
+
+def test_only_winners_maps_change(svae, slept):
+    for name in SLEEPING:
+        won = np.flatnonzero(slept.report.layers[name]["winners_per_map"])
+        changed = np.flatnonzero(
+            np.any(slept.svae[name].weight != svae[name].weight, axis=(1, 2, 3))
+        )
+        assert set(changed) <= set(won) and len(changed) > 0
+        mirror = MIRRORS[name]
+        changed = np.flatnonzero(
+            np.any(slept.svae[mirror].weight != svae[mirror].weight, axis=(1, 2, 3))
+        )
+        assert set(changed) <= set(won)
+
+
+def test_one_step_changes_only_winners_receptive_fields(svae, images):
+    """Per image: only winners' rows, and within a row only taps that saw real inputs."""
+    config = SleepConfig(k=(1, 1, 1, 1), radius=(0, 0, 0, 0))
+    state = init_sleep_state(svae, config)
+    new, stats = sleep_step(state, images[0].numpy(), 0, config)
+    for old, layer in zip(state, new, strict=True):
+        winners = stats[layer.name].winners
+        rows = set(winners[:, 0].tolist())
+        changed = np.argwhere(layer.unit != old.unit)
+        assert set(changed[:, 0].tolist()) <= rows
+        if layer.name == "S1" and len(winners):
+            (c, y, x), k, pad = winners[0], 5, 2
+            taps = {
+                (ky, kx)
+                for ky in range(k)
+                for kx in range(k)
+                if 0 <= y - pad + ky < 28 and 0 <= x - pad + kx < 28
+            }
+            assert {(int(a), int(b)) for a, b in changed[:, 2:]} <= taps
+            # The soft bound u (1 - u) holds weights at exactly 0 or 1 (the layer's largest
+            # |W~| maps there); every other tap of the window moves.
+            movable = {(ky, kx) for ky, kx in taps if 0 < old.unit[c, 0, ky, kx] < 1}
+            assert {(int(a), int(b)) for a, b in changed[:, 2:]} == movable
+
+
+def test_sleep_records_spikes_and_winners(slept):
+    assert set(slept.records) == set(SLEEPING)
+    for name, record in slept.records.items():
+        assert record.steps == 2 * 15 and record.count > 0
+        rows = slept.winners[name]
+        dense = record.to_dense().reshape(record.steps, -1)
+        assert rows.shape[1] == 2 and len(rows) > 0
+        assert all(dense[t, i] == 1 for t, i in rows)  # a winner fires at its step
+
+
+def test_interrupted_sleep_resumes_to_the_same_weights(svae, images, slept, tmp_path, monkeypatch):
+    import importlib
+
+    module = importlib.import_module("spikedefense.defenses.sleep")  # the package's `sleep` is
+    # the function of the same name
+
+    calls = {"n": 0}
+    real = module.sleep_step
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    stem = str(tmp_path / "sleep")
+    monkeypatch.setattr(module, "sleep_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sleep(svae, images, progress=False, checkpoint=stem, checkpoint_every=1)
+    monkeypatch.setattr(module, "sleep_step", real)
+    resumed = sleep(svae, images, progress=False, checkpoint=stem, checkpoint_every=1)
+    assert resumed.report.resumed_from == 3
+    for name in (*SLEEPING, *MIRRORS.values()):
+        assert np.array_equal(resumed.svae[name].weight, slept.svae[name].weight)
+    assert resumed.report.layers["S1"]["spikes"] == slept.report.layers["S1"]["spikes"]
+    with pytest.raises(ValueError, match="another sleep run"):
+        sleep(svae, images, SleepConfig(seed=9), progress=False, checkpoint=stem)
+
+
+def test_tadros_rule_changes_only_winner_maps(svae, images):
+    result = sleep(svae, images[:2], SleepConfig(rule="tadros"), progress=False)
+    for name in SLEEPING:
+        won = np.flatnonzero(result.report.layers[name]["winners_per_map"])
+        changed = np.flatnonzero(
+            np.any(result.svae[name].weight != svae[name].weight, axis=(1, 2, 3))
+        )
+        assert set(changed) <= set(won)
+    assert result.report.layers["S1"]["weight_change"]["max_abs"] > 0
+
+
+def test_defense_vae_sleep_keeps_the_classifier_and_names_itself(images):
+    classifier = make_classifier("C3").eval()
+    awake = DefenseVAE(random_vae(seed=1), classifier, "defense-vae-e2e")
+    slept, result = defense_vae_sleep(awake, images, images[:2], progress=False)
+    assert slept.name == "defense-vae-sleep-e2e" and slept.classifier is classifier
+    assert slept.predict(images).shape == (4,)
+    assert result.report.images == 2
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(
+            slept.vae.state_dict().values(), awake.vae.state_dict().values(), strict=True
+        )
+    )
+
+
+def small_state() -> tuple[LayerState, ...]:
+    rng = np.random.default_rng(0)
+    unit = rng.uniform(0.2, 0.8, (6, 1, 3, 3))
+    weight = ((2 * unit - 1) * 0.5 * 1.5).astype(np.float32)
+    synapses = SpikingLayer("conv", weight, np.full(6, 0.1, np.float32), 1, 1, 1.5)
+    mirror = rng.uniform(0.2, 0.8, (6, 1, 3, 3))
+    return (LayerState("S1", unit, mirror, synapses, 0.5, 0.7),)
+
+
+@pytest.mark.cudasim
+def test_sleep_step_cpu_equals_cuda(cuda_backend):
+    image = np.random.default_rng(1).uniform(0, 1, (1, 9, 9))
+    stdp = STDPParams(a_r_plus=0.05, a_r_minus=-0.04)
+    results = {}
+    for backend in ("cpu", cuda_backend):
+        config = SleepConfig(
+            steps=4,
+            layers=("S1",),
+            thresholds=(1.5,),
+            k=(3,),
+            radius=(1,),
+            stdp=stdp,
+            backend=backend,
+        )
+        state, stats = sleep_step(small_state(), image, 11, config)
+        results[backend] = (state[0], stats["S1"])
+    (a, sa), (b, sb) = results["cpu"], results[cuda_backend]
+    assert np.array_equal(sa.winners, sb.winners) and len(sa.winners) > 0
+    assert np.array_equal(a.unit, b.unit) and np.array_equal(a.mirror, b.mirror)
+    assert not np.array_equal(a.unit, small_state()[0].unit)
+
+
+@pytest.mark.parametrize(
+    ("config", "text"),
+    [
+        (SleepConfig(steps=0), "config.steps"),
+        (SleepConfig(steps=-3), "config.steps"),
+        (SleepConfig(backend="gpu"), "config.backend"),
+        (SleepConfig(rule="hebb"), "config.rule"),
+        (SleepConfig(layers=("S2",), thresholds=(1.0,), k=(1,), radius=(0,)), "config.layers"),
+        (SleepConfig(k=(5, 5)), "config.k"),
+        (SleepConfig(thresholds=(36.0, 0.0, 23.0, 36.0)), "config.thresholds"),
+        (SleepConfig(stdp=STDPParams(a_r_plus=float("nan"))), "a_r_plus"),
+    ],
+)
+def test_bad_config_names_the_field(svae, images, config, text):
+    with pytest.raises(ValueError, match=text):
+        sleep(svae, images, config, progress=False)
+
+
+def test_bad_arguments(svae, images):
+    with pytest.raises(TypeError, match="svae"):
+        sleep(random_vae(), images, progress=False)
+    with pytest.raises(ValueError, match="images"):
+        sleep(svae, torch.rand(2, 1, 14, 14), progress=False)
+    with pytest.raises(ValueError, match="images"):
+        sleep(svae, images * 3, progress=False)
+    with pytest.raises(TypeError, match="config"):
+        sleep(svae, images, {"steps": 15}, progress=False)
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        sleep(svae, images, progress=False, checkpoint_every=0)
+    with pytest.raises(TypeError, match="defense"):
+        defense_vae_sleep(random_vae(), images, images, progress=False)
