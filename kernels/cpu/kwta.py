@@ -1,7 +1,9 @@
 """k-winners-take-all with lateral inhibition on the CPU.
 
-Candidates (neurons that fired) are sorted once by (first spike ascending, potential descending,
-flat index ascending) and taken greedily, skipping those a previous winner inhibits.
+Candidates (neurons that fired) are ordered by (first spike ascending, potential descending,
+flat index ascending) and taken greedily, skipping those a previous winner inhibits. The conv
+kernel groups candidates by first-spike step with a counting sort and sorts only the groups it
+reaches before it has k winners (usually the first one or two), which gives the same order.
 """
 
 from __future__ import annotations
@@ -21,40 +23,88 @@ def candidate_order(potentials, first_spike):
 
 
 @njit(cache=True, nogil=True)
+def _by_first_spike(first_spike):
+    """Fired neurons grouped by first-spike step (a stable counting sort: ascending flat index
+    within a step) and the start of each step's group, ``starts[t]:starts[t + 1]``; empty arrays
+    when the steps span too wide a range for a counting sort to pay off."""
+    n = first_spike.size
+    last = -1
+    for i in range(n):
+        last = max(last, first_spike[i])
+    if last > 4 * n + 1024:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    starts = np.zeros(last + 2, dtype=np.int64)
+    for i in range(n):
+        if first_spike[i] >= 0:
+            starts[first_spike[i] + 1] += 1
+    for t in range(last + 1):
+        starts[t + 1] += starts[t]
+    order = np.empty(starts[last + 1], dtype=np.int64)
+    fill = starts[:-1].copy()
+    for i in range(n):
+        t = first_spike[i]
+        if t >= 0:
+            order[fill[t]] = i
+            fill[t] += 1
+    return order, starts
+
+
+@njit(inline="always")
+def _take(flat, plane, w, radius, winners, taken, n):
+    """Add ``flat`` as winner ``n`` unless its map is taken or a winner's window covers it."""
+    c = flat // plane
+    y = (flat % plane) // w
+    x = flat % w
+    if taken[c]:
+        return n
+    for j in range(n):
+        if abs(y - winners[j, 1]) <= radius and abs(x - winners[j, 2]) <= radius:
+            return n
+    winners[n, 0] = c
+    winners[n, 1] = y
+    winners[n, 2] = x
+    taken[c] = True
+    return n + 1
+
+
+@njit(cache=True, nogil=True)
 def _kwta_conv_kernel(potentials, first_spike, shape, k, radius):
     _, h, w = shape
     plane = h * w
     winners = np.empty((k, 3), dtype=np.int64)
     taken = np.zeros(shape[0], dtype=np.bool_)
     n = 0
-    for flat in candidate_order(potentials, first_spike):
+    if k == 0:
+        return winners[:0].copy()
+    order, starts = _by_first_spike(first_spike)
+    if starts.shape[0] == 0:
+        for flat in candidate_order(potentials, first_spike):
+            if n == k:
+                break
+            n = _take(flat, plane, w, radius, winners, taken, n)
+        return winners[:n].copy()
+    # The candidate order of candidate_order(), built lazily: one first-spike step at a time,
+    # each sorted by potential (stable, so ties keep ascending flat order), until k winners.
+    for t in range(starts.shape[0] - 1):
         if n == k:
             break
-        c = flat // plane
-        y = (flat % plane) // w
-        x = flat % w
-        if taken[c]:
+        group = order[starts[t] : starts[t + 1]]
+        if group.shape[0] == 0:
             continue
-        inhibited = False
-        for j in range(n):
-            if abs(y - winners[j, 1]) <= radius and abs(x - winners[j, 2]) <= radius:
-                inhibited = True
+        group = group[np.argsort(-potentials[group], kind="mergesort")]
+        for flat in group:
+            if n == k:
                 break
-        if inhibited:
-            continue
-        winners[n, 0] = c
-        winners[n, 1] = y
-        winners[n, 2] = x
-        taken[c] = True
-        n += 1
+            n = _take(flat, plane, w, radius, winners, taken, n)
     return winners[:n].copy()
 
 
 def kwta_conv(potentials: np.ndarray, first_spike: np.ndarray, k: int, radius: int) -> np.ndarray:
     """[C, H, W] potentials and first-spike steps -> int64 [n, 3] winners (c, y, x)."""
     shape = np.array(potentials.shape, dtype=np.int64)
-    return _kwta_conv_kernel(potentials.ravel(), first_spike.ravel().astype(np.int64), shape,
-                             k, radius)
+    return _kwta_conv_kernel(
+        potentials.ravel(), first_spike.ravel().astype(np.int64), shape, k, radius
+    )
 
 
 def kwta_dense(potentials: np.ndarray, first_spike: np.ndarray, k: int) -> np.ndarray:

@@ -213,6 +213,11 @@ def sleep_step(
 
     ``seed`` keys the Bernoulli encoding. The input state is not modified.
     """
+    if config.backend == "cpu":  # the same results from one fused pass per layer
+        from .sleep_cpu import sleep_step_cpu, supports
+
+        if supports(state, image):
+            return sleep_step_cpu(state, image, seed, config, keep_spikes)
     spikes = bernoulli_encode(
         np.asarray(image, np.float32), config.steps, seed=seed, backend=config.backend
     )
