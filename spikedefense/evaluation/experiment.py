@@ -183,8 +183,11 @@ def write_results(result: EvaluationResult, config: ExperimentConfig,
     return paths
 
 
-def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> dict[str, Path]:
-    """Run the experiment of the module docstring; returns the written files by kind."""
+def prepare(config: ExperimentConfig, progress: bool = True) -> dict[str, Any]:
+    """Steps 1-4 of the module docstring: data, classifiers and defenses (trained or resumed).
+
+    Returns ``{"train": (x, y), "test": (x, y), "models", "defenses", "logs"}``.
+    """
     from ..data import load_dataset
 
     ev = config.evaluation
@@ -196,5 +199,13 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> dict[s
     models, logs = _train_classifiers(config, x_train, y_train, progress)
     defenses, defense_logs = build_defenses(config, models, x_train, y_train, progress)
     logs.update(defense_logs)
-    result = evaluate(models, defenses, x_test, y_test, ev, progress=progress)
-    return write_results(result, config, logs)
+    return {"train": (x_train, y_train), "test": (x_test, y_test), "models": models,
+            "defenses": defenses, "logs": logs}  # fmt: skip
+
+
+def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> dict[str, Path]:
+    """Run the experiment of the module docstring; returns the written files by kind."""
+    ready = prepare(config, progress)
+    result = evaluate(ready["models"], ready["defenses"], *ready["test"], config.evaluation,
+                      progress=progress)  # fmt: skip
+    return write_results(result, config, ready["logs"])

@@ -24,13 +24,13 @@ import json
 import re
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .experiment import ExperimentConfig, _limit, _pairs, _train_classifiers, build_defenses
+from .experiment import ExperimentConfig, _pairs, prepare
 
 __all__ = ["SleepExperimentConfig", "run_sleep_experiment", "summarise_sleep"]
 
@@ -165,9 +165,16 @@ def _write_figures(
     slept = next(d for d in defenses[clf] if d.name == f"defense-vae-sleep#s{seed}")
     before, after = result.weights()
     save_weights_npz(out / "weights.npz", before, after)
-    axes = plot_weight_histograms(
-        before, after, title=f"Defense-VAE weights (normalised) before / after sleep, seed {seed}"
-    )
+    import matplotlib.pyplot as plt
+
+    # Encoder layers on the top row, their mirrored decoder layers below.
+    order = [n for n in before if n.startswith("S")] + [n for n in before if n.startswith("D")]
+    _, grid = plt.subplots(2, (len(order) + 1) // 2, figsize=(4.5 * ((len(order) + 1) // 2), 7),
+                             constrained_layout=True, squeeze=False)
+    axes = plot_weight_histograms({n: before[n] for n in order}, {n: after[n] for n in order},
+                                  ax=list(grid.flat)[: len(order)],
+                                  title=f"Defense-VAE weights (normalised) before / after sleep, "
+                                  f"seed {seed}; top: encoder, bottom: mirrored decoder")
     save_figure(axes[0].figure, out / "weights.png")
     save_records(out / "sleep_spikes.npz", list(result.records.values()), result.winners)
     save_figure(
@@ -190,6 +197,7 @@ def _write_figures(
         out / "reconstructions.npz", {k: v.detach().cpu().numpy() for k, v in rows.items()}
     )
     save_figure(plot_reconstruction_grid(rows, n=8).figure, out / "reconstructions.png")
+    plt.close("all")
 
 
 def _delta(awake: Mapping[str, Any] | None, slept: Mapping[str, Any] | None) -> str:
@@ -260,20 +268,14 @@ def run_sleep_experiment(
     import time
 
     from .._atomic import atomic_write_text
-    from ..data import load_dataset
     from .experiment import write_results
     from .harness import evaluate
 
     exp = config.experiment
     ev = exp.evaluation
-    x_train, y_train = load_dataset(ev.dataset, "train", exp.data_dir)
-    x_test, y_test = load_dataset(ev.dataset, "test", exp.data_dir)
-    x_train, y_train = _limit(x_train, y_train, exp.train_limit, ev.seed)
-    x_test, y_test = _limit(x_test, y_test, exp.test_limit, ev.seed)
-    Path(exp.work_dir).mkdir(parents=True, exist_ok=True)
-    models, logs = _train_classifiers(exp, x_train, y_train, progress)
-    defenses, defense_logs = build_defenses(exp, models, x_train, y_train, progress)
-    logs.update(defense_logs)
+    ready = prepare(exp, progress)
+    (x_train, y_train), (x_test, y_test) = ready["train"], ready["test"]
+    models, defenses, logs = ready["models"], ready["defenses"], ready["logs"]
     adversarial, source = _pairs(
         exp, models, x_train[: exp.pair_limit], y_train[: exp.pair_limit], progress
     )
@@ -304,7 +306,3 @@ def run_sleep_experiment(
             paths[name] = out / name
     return paths
 
-
-def with_changes(config: SleepExperimentConfig, **changes: Any) -> SleepExperimentConfig:
-    """A copy with fields replaced (convenience for profiles and the CLI)."""
-    return replace(config, **changes)

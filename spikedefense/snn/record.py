@@ -18,16 +18,14 @@ Example:
 
 from __future__ import annotations
 
-import io
 import os
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from spikedefense._atomic import atomic_write_bytes
+from spikedefense._npz import read_npz, write_npz
 from spikedefense.kernels import events_to_spikes, spikes_to_events
 
 __all__ = ["SpikeRecord", "load_records", "save_records"]
@@ -116,9 +114,7 @@ def save_records(
             raise ValueError(f"winners: key {name!r} names no record (records: {sorted(names)})")
         arrays[f"winners/{j}/name"] = np.array(str(name))
         arrays[f"winners/{j}/rows"] = _winner_rows(f"winners[{name!r}]", rows)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
+    write_npz(path, arrays)
 
 
 def load_records(
@@ -130,7 +126,7 @@ def load_records(
         FileNotFoundError: no file at ``path``.
         ValueError: the file is not a spike-record ``.npz`` or its arrays are inconsistent.
     """
-    arrays = _read_npz(path)
+    arrays = read_npz(path)
     where = os.fspath(path)
     if str(arrays.get("format", "")) != _FORMAT:
         raise ValueError(f"{where}: not a spike-record file (no format "
@@ -183,17 +179,3 @@ def _winner_rows(name: str, rows: Any) -> np.ndarray:
         raise ValueError(f"{name}: expected integer rows [n, 2] (step, flat neuron id), got "
                          f"{array.dtype} {array.shape}")  # fmt: skip
     return array.astype(np.int64, copy=False)
-
-
-def _read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """All arrays of an ``.npz``, in the file's order; unreadable files become a ValueError."""
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError("a single .npy array, not an .npz archive")
-        with loaded:
-            return {key: loaded[key] for key in loaded.files}
-    except FileNotFoundError:
-        raise
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{os.fspath(path)}: not a readable .npz file ({error})") from None

@@ -13,15 +13,13 @@ Example:
 
 from __future__ import annotations
 
-import io
 import os
-import zipfile
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_write_bytes
+from .._npz import read_npz, write_npz
 from ._arrays import as_numpy, finite_values
 from .images import as_image_stack
 
@@ -60,7 +58,7 @@ def save_weights_npz(
     if after is not None and set(after) != set(before):
         raise ValueError(f"after: expected the layers of before {sorted(before)}, "
                          f"got {sorted(after)}")  # fmt: skip
-    _write_npz(path, arrays)
+    write_npz(path, arrays)
 
 
 def load_weights_npz(
@@ -72,7 +70,7 @@ def load_weights_npz(
         FileNotFoundError: no file. ValueError: not an ``.npz``, no ``before/`` key, keys other
             than ``before/<layer>`` / ``after/<layer>``, or other layers after than before.
     """
-    arrays = _read_npz(path)
+    arrays = read_npz(path)
     parts: dict[str, dict[str, np.ndarray]] = {"before": {}, "after": {}}
     other = []
     for key, value in arrays.items():
@@ -111,7 +109,7 @@ def save_reconstructions_npz(path: str | os.PathLike[str], rows: Mapping[str, An
     sizes = {name: a.shape[1:] for name, a in arrays.items()}
     if len(set(sizes.values())) > 1:
         raise ValueError(f"rows: expected one image size for all rows, got {sizes}")
-    _write_npz(path, arrays)
+    write_npz(path, arrays)
 
 
 def load_reconstructions_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
@@ -120,29 +118,7 @@ def load_reconstructions_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarr
     Raises:
         FileNotFoundError: no file. ValueError: not an ``.npz``, or it holds no array.
     """
-    arrays = _read_npz(path)
+    arrays = read_npz(path)
     if not arrays:
         raise ValueError(f"{os.fspath(path)}: holds no rows")
     return arrays
-
-
-def _write_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
-    buffer = io.BytesIO()
-    # dict[str, Any]: numpy's stubs type savez's **kwds like its allow_pickle flag.
-    named: dict[str, Any] = dict(arrays)
-    np.savez_compressed(buffer, **named)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def _read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """All arrays of an ``.npz``, in the file's order; unreadable files become a ValueError."""
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError("a single .npy array, not an .npz archive")
-        with loaded:
-            return {key: loaded[key] for key in loaded.files}
-    except FileNotFoundError:
-        raise
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{os.fspath(path)}: not a readable .npz file ({error})") from None
