@@ -44,10 +44,15 @@ def _known(array: np.ndarray, unit_range: bool = False) -> bool:
     return entry is not None and entry[0]() is array and (entry[1] or not unit_range)
 
 
+def _forget(key: int) -> Any:
+    """A weakref callback dropping ``key`` once its array is garbage-collected."""
+    return lambda _: _VALID.pop(key, None)
+
+
 def _remember(*arrays: np.ndarray, unit_range: bool = False) -> None:
     for array in arrays:
         key = id(array)
-        _VALID[key] = (weakref.ref(array, lambda _, key=key: _VALID.pop(key, None)), unit_range)
+        _VALID[key] = (weakref.ref(array, _forget(key)), unit_range)
 
 
 def supports(state: Any, image: Any) -> bool:
@@ -57,7 +62,7 @@ def supports(state: Any, image: Any) -> bool:
         return False
     for layer in state:
         syn = getattr(layer, "synapses", None)
-        if getattr(syn, "kind", None) != "conv":
+        if syn is None or getattr(syn, "kind", None) != "conv":
             return False
         arrays = (layer.unit, syn.weight, syn.bias) + (
             () if layer.mirror is None else (layer.mirror,)

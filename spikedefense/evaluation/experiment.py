@@ -206,6 +206,7 @@ def prepare(config: ExperimentConfig, progress: bool = True) -> dict[str, Any]:
 def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> dict[str, Path]:
     """Run the experiment of the module docstring; returns the written files by kind."""
     ready = prepare(config, progress)
-    result = evaluate(ready["models"], ready["defenses"], *ready["test"], config.evaluation,
+    x_test, y_test = ready["test"]
+    result = evaluate(ready["models"], ready["defenses"], x_test, y_test, config.evaluation,
                       progress=progress)  # fmt: skip
     return write_results(result, config, ready["logs"])
