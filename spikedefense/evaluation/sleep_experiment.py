@@ -61,7 +61,7 @@ def _sleep_defenses(
     progress: bool,
 ) -> tuple[dict[str, list[Any]], dict[str, Any]]:
     from ..attacks import stratified_indices
-    from ..defenses import SleepConfig, defense_vae_sleep
+    from ..defenses import DefenseVAE, SleepConfig, defense_vae_sleep
 
     work = Path(config.experiment.work_dir)
     calibration = adversarial[stratified_indices(labels, config.n_calibration, seed=0)]
@@ -87,8 +87,6 @@ def _sleep_defenses(
                     )
                     slept_by_vae[key] = slept.vae
                     results[f"{tag}#s{seed}"] = result
-                from ..defenses import DefenseVAE
-
                 name = awake.name.replace("defense-vae", "defense-vae-sleep", 1) + f"#s{seed}"
                 added[clf].append(DefenseVAE(slept_by_vae[key], awake.classifier, name))
     return {clf: [*defenses[clf], *added[clf]] for clf in defenses}, results
