@@ -19,7 +19,9 @@ For each classifier (ALGORITHMS.md §E):
    accuracy-vs-ε plot and the automatic sanity checks of :mod:`.sanity`.
 
 Attacks use ``n_attack`` stratified test images (the same images for every row). The sweep,
-``strong_attacks`` (larger adaptive budgets) and, with ``n_subset_queries``, the query attacks
+``strong_attacks`` (larger adaptive budgets), with ``adaptive_on_subset`` the adaptive attacks
+(then the worst case holds only the attacks on all images and says so), and, with
+``n_subset_queries``, the query attacks
 use a stratified subset of ``n_sweep`` of them; their records say so through ``n``.
 """
 
@@ -52,6 +54,7 @@ class EvaluationConfig:
     )  # fmt: skip
     graybox_other_attacks: tuple[str, ...] = ("fgsm", "rand-fgsm", "cw")
     adaptive_attacks: tuple[str, ...] = ("pgd", "apgd-ce", "apgd-dlr")
+    adaptive_on_subset: bool = False
     query_attacks: tuple[str, ...] = ("square",)
     strong_attacks: tuple[str, ...] = ()
     strong_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -125,7 +128,9 @@ class _Runner:
             if classifier != name:
                 continue
             robust = torch.stack([m for _, m in entries]).all(0)
-            threat = "white-box" if defense == "none" else "white-box-adaptive"
+            adaptive = any("white-box-adaptive" in label for label, _ in entries)
+            threat = ("white-box" if defense == "none"
+                      else "white-box-adaptive" if adaptive else "gray-box")  # fmt: skip
             over = {"norm": "Linf", "over": [label for label, _ in entries]}
             self.record(self.result.whitebox, classifier, defense, "worst-case",
                         self.config.epsilon, threat, 100.0 * int(robust.sum()) / len(robust),
@@ -179,12 +184,15 @@ class _Runner:
     def adaptive(self, name: str, defenses: Sequence[Defense]) -> None:
         c = self.config
         x, y = self.x[self.subset], self.y[self.subset]
+        ax, ay = (x, y) if c.adaptive_on_subset else (self.x, self.y)
         for defense in defenses:
             surface = defense.attack_surface()
             for attack in c.adaptive_attacks:
-                adversarial, params = self.attack(attack, c.epsilon, surface, self.x, self.y)
+                adversarial, params = self.attack(attack, c.epsilon, surface, ax, ay)
+                if c.adaptive_on_subset:
+                    params["subset"] = "stratified sweep subset"
                 self.score(self.result.whitebox, name, defense, attack, "white-box-adaptive",
-                           adversarial, self.y, params)  # fmt: skip
+                           adversarial, ay, params)  # fmt: skip
             # Stronger budgets on the (smaller) sweep subset, to see whether the cheap ones suffice.
             for attack in c.strong_attacks:
                 extra = dict(c.strong_overrides.get(attack, {}))
