@@ -92,6 +92,19 @@ def test_evaluate_keeps_models_untouched_and_labels_threat_models():
     assert all(r.command == "test" for r in result.whitebox)
 
 
+def test_adaptive_on_subset_attacks_the_subset_and_relabels_the_worst_case():
+    torch.manual_seed(0)
+    clf, vae = make_classifier("C3").eval(), ConvVAE(latent_dim=8).eval()
+    x, y = torch.rand(40, 1, 28, 28), torch.arange(40) % 10
+    result = evaluate({"C3": clf}, {"C3": [DefenseVAE(vae, clf)]}, x, y,
+                      _tiny_config(adaptive_on_subset=True), progress=False)  # fmt: skip
+    pgd = [r for r in result.whitebox if r.attack == "pgd"]
+    assert [r.n for r in pgd] == [8] and pgd[0].params["subset"] == "stratified sweep subset"
+    worst = {r.defense: r for r in result.whitebox if r.attack == "worst-case"}
+    assert worst["defense-vae"].threat_model == "gray-box" and worst["defense-vae"].n == 16
+    assert not any("adaptive" in label for label in worst["defense-vae"].params["over"])
+
+
 def test_evaluate_bad_input():
     clf = make_classifier("C4")
     x, y = torch.rand(4, 1, 28, 28), torch.arange(4)
