@@ -64,6 +64,12 @@ def _evaluate_sleep(args: argparse.Namespace, command: str, work: str,
         config = replace(config, sleep_seeds=tuple(args.sleep_seeds))
     if args.n_sleep is not None:
         config = replace(config, n_sleep=args.n_sleep)
+    if args.figures_only:
+        from .evaluation.sleep_experiment import write_sleep_figures
+
+        write_sleep_figures(config, progress=not args.quiet)
+        print(f"figures: {args.out}")
+        return 0
     for kind, path in run_sleep_experiment(config, progress=not args.quiet).items():
         print(f"{kind}: {path}")
     return 0
@@ -191,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --sleep: the sleep seeds (default 0 1 2)")
     ev.add_argument("--n-sleep", type=_positive_int, default=None,
                     help="with --sleep: images each VAE sleeps on")
+    ev.add_argument("--figures-only", action="store_true",
+                    help="with --sleep: redraw the figures of a finished run from its checkpoints")
     ev.add_argument("--classifiers", nargs="+", choices=sorted(CLASSIFIERS)[:3])
     ev.add_argument("--n-attack", type=_positive_int, default=None, help="attacked test images")
     ev.add_argument("--seed", type=int, default=0)

@@ -136,6 +136,10 @@ def test_interrupted_sleep_resumes_to_the_same_weights(svae, images, slept, tmp_
     for name in (*SLEEPING, *MIRRORS.values()):
         assert np.array_equal(resumed.svae[name].weight, slept.svae[name].weight)
     assert resumed.report.layers["S1"]["spikes"] == slept.report.layers["S1"]["spikes"]
+    finished = sleep(svae, images, progress=False, checkpoint=stem)  # nothing left to do
+    assert finished.report.resumed_from == 4
+    assert np.array_equal(finished.records["S2"].to_dense(), resumed.records["S2"].to_dense())
+    assert np.array_equal(finished.winners["S1"], resumed.winners["S1"])
     with pytest.raises(ValueError, match="another sleep run"):
         sleep(svae, images, SleepConfig(seed=9), progress=False, checkpoint=stem)
 

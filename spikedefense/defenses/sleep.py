@@ -12,7 +12,9 @@ not the run was interrupted and resumed.
 
 Checkpoint: with ``checkpoint=stem`` the state is written atomically every
 ``checkpoint_every`` images (``stem.safetensors`` + ``stem.json``); a rerun with the same SVAE,
-images and config continues where it stopped; a checkpoint of another run is refused.
+images and config continues where it stopped; a checkpoint of another run is refused. The spike
+records of the last images are kept beside it (``stem.spikes.npz``), so a finished run resumed
+again returns them too.
 
 Shapes: ``images`` float ``[N, 1, 28, 28]`` in [0, 1] (for Defense-VAE-Sleep: adversarial
 images x*). Returns a :class:`SleepResult`.
@@ -251,4 +253,25 @@ def sleep(
             entry["mirror_change"] = _change(svae[mirror].weight, slept[mirror].weight)
         report.layers[name] = entry
     records, winners = _records(rasters, config.steps)
+    if checkpoint is not None:
+        records, winners = _kept_records(checkpoint, records, winners)
     return SleepResult(slept, report, records, winners, svae)
+
+
+def _kept_records(checkpoint: str, records: dict[str, SpikeRecord],
+                  winners: dict[str, np.ndarray]) -> tuple[dict[str, SpikeRecord],
+                                                           dict[str, np.ndarray]]:  # fmt: skip
+    """Keep the recorded spikes beside the checkpoint, so that a run resumed after the recorded
+    images still returns them (their identity is the checkpoint's)."""
+    from pathlib import Path
+
+    from spikedefense.snn.record import load_records, save_records
+
+    path = Path(f"{checkpoint}.spikes.npz")
+    if records:
+        save_records(path, list(records.values()), winners)
+        return records, winners
+    if path.exists():
+        loaded, kept = load_records(path)
+        return {r.name: r for r in loaded}, kept
+    return records, winners

@@ -32,7 +32,12 @@ import torch
 
 from .experiment import ExperimentConfig, _pairs, prepare
 
-__all__ = ["SleepExperimentConfig", "run_sleep_experiment", "summarise_sleep"]
+__all__ = [
+    "SleepExperimentConfig",
+    "run_sleep_experiment",
+    "summarise_sleep",
+    "write_sleep_figures",
+]
 
 _SEED_TAG = re.compile(r"#s(\d+)$")
 
@@ -174,15 +179,12 @@ def _write_figures(
                                   title=f"Defense-VAE weights (normalised) before / after sleep, "
                                   f"seed {seed}; top: encoder, bottom: mirrored decoder")
     save_figure(axes[0].figure, out / "weights.png")
-    save_records(out / "sleep_spikes.npz", list(result.records.values()), result.winners)
-    save_figure(
-        raster_plot(
-            list(result.records.values()),
-            winners=result.winners,
-            title="sleep phase S1-S4, last sleep image",
-        ).figure,
-        out / "raster.png",
-    )
+    if result.records:
+        records = list(result.records.values())
+        save_records(out / "sleep_spikes.npz", records, result.winners)
+        title = "sleep phase S1-S4, last sleep image"
+        figure = raster_plot(records, winners=result.winners, title=title).figure
+        save_figure(figure, out / "raster.png")
     pick = x[:8]
     adversarial = make_attack("fgsm", 0.3, seed=seed)(classifiers[clf], pick, y[:8], progress=False)
     rows = {
@@ -257,6 +259,19 @@ def _summary_markdown(
         )
     lines += ["", f"Command: `{command}`", ""]
     return "\n".join(lines)
+
+
+def write_sleep_figures(config: SleepExperimentConfig, *, progress: bool = True) -> None:
+    """Only step 4's figures, from the checkpoints of a finished run (nothing is evaluated)."""
+    exp = config.experiment
+    ready = prepare(exp, progress)
+    (x_train, y_train), (x_test, y_test) = ready["train"], ready["test"]
+    adversarial, source = _pairs(exp, ready["models"], x_train[: exp.pair_limit],
+                                 y_train[: exp.pair_limit], progress)  # fmt: skip
+    everything, results = _sleep_defenses(config, ready["defenses"], adversarial,
+                                          y_train[source], progress)  # fmt: skip
+    _write_figures(Path(exp.out_dir), config, everything, results, x_test, y_test,
+                   ready["models"])  # fmt: skip
 
 
 def run_sleep_experiment(
