@@ -153,30 +153,9 @@ def _learn(
     channels = np.unique(winners[:, 0])
     if config.rule == "mstdp":
         params = config.stdp
-        if layer.mirror is None:
-            unit = stdp_conv(
-                layer.unit,
-                pre_first,
-                post_first,
-                winners,
-                syn.stride,
-                syn.padding,
-                params,
-                backend=config.backend,
-            )
-            mirror = None
-        else:
-            unit, mirror = stdp_conv(
-                layer.unit,
-                pre_first,
-                post_first,
-                winners,
-                syn.stride,
-                syn.padding,
-                params,
-                mirror=layer.mirror,
-                backend=config.backend,
-            )
+        result = stdp_conv(layer.unit, pre_first, post_first, winners, syn.stride, syn.padding,
+                           params, mirror=layer.mirror, backend=config.backend)  # fmt: skip
+        unit, mirror = (result, None) if layer.mirror is None else result
         return _refresh(layer._replace(mirror=mirror), unit, channels)
     signed = (2.0 * layer.unit - 1.0) * layer.unit_range
     mirror_signed = (

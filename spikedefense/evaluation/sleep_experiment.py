@@ -172,12 +172,20 @@ def _write_figures(
 
     # Encoder layers on the top row, their mirrored decoder layers below.
     order = [n for n in before if n.startswith("S")] + [n for n in before if n.startswith("D")]
-    _, grid = plt.subplots(2, (len(order) + 1) // 2, figsize=(4.5 * ((len(order) + 1) // 2), 7),
-                             constrained_layout=True, squeeze=False)
-    axes = plot_weight_histograms({n: before[n] for n in order}, {n: after[n] for n in order},
-                                  ax=list(grid.flat)[: len(order)],
-                                  title=f"Defense-VAE weights (normalised) before / after sleep, "
-                                  f"seed {seed}; top: encoder, bottom: mirrored decoder")
+    _, grid = plt.subplots(
+        2,
+        (len(order) + 1) // 2,
+        figsize=(4.5 * ((len(order) + 1) // 2), 7),
+        constrained_layout=True,
+        squeeze=False,
+    )
+    axes = plot_weight_histograms(
+        {n: before[n] for n in order},
+        {n: after[n] for n in order},
+        ax=list(grid.flat)[: len(order)],
+        title=f"Defense-VAE weights (normalised) before / after sleep, "
+        f"seed {seed}; top: encoder, bottom: mirrored decoder",
+    )
     save_figure(axes[0].figure, out / "weights.png")
     if result.records:
         records = list(result.records.values())
@@ -318,4 +326,3 @@ def run_sleep_experiment(
         if (out / name).exists():
             paths[name] = out / name
     return paths
-
