@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from spikedefense.snn.record import SpikeRecord
+from spikedefense.viz.weights import weight_spread
 
 from .sleep_checkpoint import fingerprint, load_sleep_checkpoint, save_sleep_checkpoint
 from .sleep_config import SleepConfig, check_sleep_config
@@ -94,11 +95,6 @@ class SleepResult:
 
         names = [n for layer in self.report.layers for n in (layer, MIRRORS[layer])]
         return ({n: self.before[n].weight for n in names}, {n: self.svae[n].weight for n in names})
-
-
-def _spread(w: np.ndarray) -> dict[str, float]:
-    p05, p95 = np.percentile(w, [5, 95])
-    return {"std": float(w.std()), "p05": float(p05), "p95": float(p95), "width": float(p95 - p05)}
 
 
 def _change(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
@@ -177,15 +173,8 @@ def sleep(
     if tuple(images.shape[1:]) != (1, 28, 28):
         raise ValueError(f"images: expected shape [N, 1, 28, 28], got {tuple(images.shape)}")
     config = check_sleep_config(config)
-    for name, value in (("checkpoint_every", checkpoint_every), ("record_images", record_images)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or value < (name == "checkpoint_every")
-        ):
-            raise ValueError(
-                f"{name}: expected an int >= {int(name == 'checkpoint_every')}, got {value!r}"
-            )
+    _check_int("checkpoint_every", checkpoint_every, minimum=1)
+    _check_int("record_images", record_images, minimum=0)
     if config.backend == "cuda":
         from spikedefense.kernels.dispatch import resolve_backend
 
@@ -228,15 +217,25 @@ def sleep(
             if checkpoint is not None and (done % checkpoint_every == 0 or done == total):
                 save_sleep_checkpoint(checkpoint, identity, state, done, counts)
     slept = _apply(svae, state, start)
-    report = SleepReport(
-        len(x),
-        config.epochs,
-        time.perf_counter() - began,
-        config.to_dict(),
-        resumed_from=resumed_from,
-    )
+    report = SleepReport(len(x), config.epochs, time.perf_counter() - began, config.to_dict(),
+                         _layer_reports(svae, slept, state, counts), resumed_from)  # fmt: skip
+    records, winners = _records(rasters, config.steps)
+    if checkpoint is not None:
+        records, winners = _kept_records(checkpoint, records, winners)
+    return SleepResult(slept, report, records, winners, svae)
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
+
+
+def _layer_reports(svae: Any, slept: Any, state: tuple[LayerState, ...],
+                   counts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """The report's per-layer entries (see :class:`SleepReport`)."""
     from spikedefense.convert import MIRRORS
 
+    layers = {}
     for layer in state:
         name = layer.name
         entry = {
@@ -244,18 +243,15 @@ def sleep(
             "winners": int(counts[name]["winners"]),
             "winners_per_map": counts[name]["winners_per_map"].tolist(),
             "weight_change": _change(svae[name].weight, slept[name].weight),
-            "spread_before": _spread(svae[name].weight),
-            "spread_after": _spread(slept[name].weight),
+            "spread_before": weight_spread(svae[name].weight),
+            "spread_after": weight_spread(slept[name].weight),
         }
         if layer.mirror is not None:
             mirror = MIRRORS[name]
             entry["mirror"] = mirror
             entry["mirror_change"] = _change(svae[mirror].weight, slept[mirror].weight)
-        report.layers[name] = entry
-    records, winners = _records(rasters, config.steps)
-    if checkpoint is not None:
-        records, winners = _kept_records(checkpoint, records, winners)
-    return SleepResult(slept, report, records, winners, svae)
+        layers[name] = entry
+    return layers
 
 
 def _kept_records(checkpoint: str, records: dict[str, SpikeRecord],
