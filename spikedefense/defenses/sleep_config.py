@@ -11,12 +11,12 @@ import math
 from typing import Any, NamedTuple
 
 from spikedefense.kernels import STDPParams, TadrosParams
+from spikedefense.kernels.dispatch import BACKENDS
 from spikedefense.kernels.params import check_stdp_params, check_tadros_params
 
 __all__ = ["RULES", "LayerSleep", "SleepConfig", "check_sleep_config"]
 
 RULES = ("mstdp", "tadros")
-BACKENDS = ("cpu", "cuda")
 
 
 class LayerSleep(NamedTuple):

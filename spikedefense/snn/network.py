@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from spikedefense.kernels import bernoulli_encode
+from spikedefense.kernels.dispatch import BACKENDS
 
 from .layers import SpikingLayer, fire, from_converted, layer_currents
 from .record import SpikeRecord
@@ -38,7 +39,6 @@ from .record import SpikeRecord
 __all__ = ["SVAEOutput", "SpikingVAE", "check_steps", "reconstruction_error_table"]
 
 SPIKING = ("S1", "S2", "S3", "S4", "D0", "D1", "D2", "D3")
-BACKENDS = ("cpu", "cuda")
 
 
 class SVAEOutput(NamedTuple):
