@@ -180,3 +180,23 @@ def test_cli_tiny_end_to_end(tmp_path):
     assert (out / "whitebox.json").read_text() == before
     missing = _cli("report", str(tmp_path / "nothing"))
     assert missing.returncode != 0 and "no whitebox.json" in missing.stderr
+
+
+def test_caches_refuse_stale_upstream(tmp_path):
+    """Pairs crafted against a classifier trained longer since, or an E2E copy of a VAE trained
+    longer since, are refused instead of silently reused."""
+    from dataclasses import replace
+
+    from spikedefense.evaluation.experiment import prepare
+    from spikedefense.evaluation.profiles import make_config
+
+    config = make_config("tiny", "embedded", str(tmp_path / "out"), str(tmp_path / "work"),
+                         classifiers=("C3",), classifier_epochs={"C3": 1})  # fmt: skip
+    prepare(config, progress=False)
+    prepare(config, progress=False)  # same recipe: everything is reused
+    with pytest.raises(ValueError, match="classifier_epochs"):
+        prepare(replace(config, classifier_epochs={"C3": 2}), progress=False)
+    (tmp_path / "work" / "classifier-C3.json").unlink()  # back to a 1-epoch C3
+    (tmp_path / "work" / "classifier-C3.safetensors").unlink()
+    with pytest.raises(ValueError, match="upstream"):
+        prepare(replace(config, vae_epochs=config.vae_epochs + 1), progress=False)

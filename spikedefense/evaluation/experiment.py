@@ -93,35 +93,49 @@ def _train_classifiers(config: ExperimentConfig, x: torch.Tensor, y: torch.Tenso
     return models, logs
 
 
+def _pairs_recipe(config: ExperimentConfig, models: Mapping[str, nn.Module], n: int) -> dict:
+    """What the cached pairs depend on, as JSON would store it (the classifiers' training
+    epochs too: pairs crafted against a classifier trained longer since are stale)."""
+    return json.loads(json.dumps({
+        "dataset": config.evaluation.dataset, "n": n, "classifiers": list(models),
+        "classifier_epochs": {name: config.classifier_epochs.get(name, 10) for name in models},
+        "epsilons": list(config.pair_epsilons), "cw_limit": config.cw_limit,
+        "seed": config.evaluation.seed, "overrides": config.pair_overrides,
+    }, sort_keys=True, default=str))  # fmt: skip
+
+
 def _pairs(config: ExperimentConfig, models: Mapping[str, nn.Module], x: torch.Tensor,
-           y: torch.Tensor, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+           y: torch.Tensor, progress: bool) -> tuple[torch.Tensor, torch.Tensor, dict]:  # fmt: skip
+    """``(adversarial, source index, recipe)``: crafted once, then read from ``work_dir``.
+
+    A cache whose recipe differs in any field it records is refused (caches written before a
+    field was recorded are not checked on that field)."""
     from safetensors.torch import load, save
 
     from ..defenses import make_training_pairs
     from ..models.checkpoint import atomic_write_bytes, safetensors_metadata
 
     path = Path(config.work_dir) / "pairs.safetensors"
-    recipe = json.dumps({
-        "dataset": config.evaluation.dataset, "n": len(x), "classifiers": list(models),
-        "epsilons": list(config.pair_epsilons), "cw_limit": config.cw_limit,
-        "seed": config.evaluation.seed, "overrides": config.pair_overrides,
-    }, sort_keys=True, default=str)  # fmt: skip
+    recipe = _pairs_recipe(config, models, len(x))
     if path.is_file():
         raw = path.read_bytes()
-        saved = safetensors_metadata(raw).get("recipe")
-        if saved is not None and saved != recipe:
-            raise ValueError(f"{path} was crafted with another recipe ({saved}); now {recipe}. "
+        saved = json.loads(safetensors_metadata(raw).get("recipe") or "{}")
+        differ = sorted(k for k in recipe if k in saved and saved[k] != recipe[k])
+        if differ:
+            details = "; ".join(f"{k}: saved {saved[k]!r}, now {recipe[k]!r}" for k in differ)
+            raise ValueError(f"{path} was crafted with another recipe ({details}). "
                              "Use another work folder or delete the file.")  # fmt: skip
         cached = load(raw)
-        return cached["adversarial"], cached["source"]
+        return cached["adversarial"], cached["source"], recipe
     pairs = make_training_pairs(
         list(models.values()), x, y, epsilons=config.pair_epsilons, cw_limit=config.cw_limit,
         seed=config.evaluation.seed, progress=progress,
         attack_overrides={k: dict(v) for k, v in config.pair_overrides.items()},
     )  # fmt: skip
     tensors = {"adversarial": pairs.adversarial, "source": pairs.source}
-    atomic_write_bytes(path, save(tensors, metadata={"recipe": recipe}))
-    return pairs.adversarial, pairs.source
+    metadata = {"recipe": json.dumps(recipe, sort_keys=True)}
+    atomic_write_bytes(path, save(tensors, metadata=metadata))
+    return pairs.adversarial, pairs.source, recipe
 
 
 def build_defenses(
@@ -137,8 +151,8 @@ def build_defenses(
 
     seed, work = config.evaluation.seed, Path(config.work_dir)
     began = time.perf_counter()
-    adversarial, source = _pairs(config, models, x[: config.pair_limit], y[: config.pair_limit],
-                                 progress)  # fmt: skip
+    adversarial, source, recipe = _pairs(config, models, x[: config.pair_limit],
+                                         y[: config.pair_limit], progress)  # fmt: skip
     logs: dict[str, Any] = {"pairs": {"n": len(adversarial), "clean_images": config.pair_limit,
                                       "seconds": time.perf_counter() - began}}  # fmt: skip
     torch.manual_seed(seed)
@@ -147,7 +161,8 @@ def build_defenses(
         vae, adversarial, x[source], epochs=config.vae_epochs, batch_size=config.vae_batch_size,
         seed=seed, checkpoint=work / "defense-vae", progress=progress, desc="defense-vae",
         sidecar={"kind": "vae", "config": {"latent_dim": config.latent_dim},
-                 "data": {"dataset": config.evaluation.dataset, "pairs": len(adversarial)}},
+                 "data": {"dataset": config.evaluation.dataset, "pairs": len(adversarial)},
+                 "upstream": {"pairs": recipe}},
     )  # fmt: skip
     defenses: dict[str, list[Any]] = {}
     for name, model in models.items():
@@ -161,7 +176,8 @@ def build_defenses(
             vae_e2e, clf_e2e, adversarial[pick], x[source[pick]], y[source[pick]],
             epochs=config.e2e_epochs, seed=seed, checkpoint=work / f"defense-vae-e2e-{name}",
             progress=progress, desc=f"e2e {name}",
-            sidecar={"kind": "defense-vae-e2e", "config": {"classifier": name}},
+            sidecar={"kind": "defense-vae-e2e", "config": {"classifier": name},
+                     "upstream": {"pairs": recipe, "vae_epochs": config.vae_epochs}},
         )  # fmt: skip
         defenses[name].append(DefenseVAE(vae_e2e.eval(), clf_e2e.eval(), "defense-vae-e2e"))
     return defenses, logs

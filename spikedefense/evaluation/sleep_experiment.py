@@ -274,7 +274,7 @@ def write_sleep_figures(config: SleepExperimentConfig, *, progress: bool = True)
     exp = config.experiment
     ready = prepare(exp, progress)
     (x_train, y_train), (x_test, y_test) = ready["train"], ready["test"]
-    adversarial, source = _pairs(exp, ready["models"], x_train[: exp.pair_limit],
+    adversarial, source, _ = _pairs(exp, ready["models"], x_train[: exp.pair_limit],
                                  y_train[: exp.pair_limit], progress)  # fmt: skip
     everything, results = _sleep_defenses(config, ready["defenses"], adversarial,
                                           y_train[source], progress)  # fmt: skip
@@ -297,7 +297,7 @@ def run_sleep_experiment(
     ready = prepare(exp, progress)
     (x_train, y_train), (x_test, y_test) = ready["train"], ready["test"]
     models, defenses, logs = ready["models"], ready["defenses"], ready["logs"]
-    adversarial, source = _pairs(
+    adversarial, source, _ = _pairs(
         exp, models, x_train[: exp.pair_limit], y_train[: exp.pair_limit], progress
     )
     began = time.perf_counter()
