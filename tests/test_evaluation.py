@@ -200,3 +200,38 @@ def test_caches_refuse_stale_upstream(tmp_path):
     (tmp_path / "work" / "classifier-C3.safetensors").unlink()
     with pytest.raises(ValueError, match="upstream"):
         prepare(replace(config, vae_epochs=config.vae_epochs + 1), progress=False)
+
+
+def test_evaluate_resumes_after_the_last_finished_classifier(tmp_path, monkeypatch):
+    from spikedefense.evaluation import harness
+
+    torch.manual_seed(0)
+    models = {"C3": make_classifier("C3").eval(), "C4": make_classifier("C4").eval()}
+    vae = ConvVAE(latent_dim=8).eval()
+    defenses = {name: [DefenseVAE(vae, m)] for name, m in models.items()}
+    x, y = torch.rand(40, 1, 28, 28), torch.arange(40) % 10
+    whole = evaluate(models, defenses, x, y, _tiny_config(), progress=False)
+
+    path = tmp_path / "progress.json"
+    calls, interrupt = [], {"at": "C4"}
+    clean = harness._Runner.clean
+
+    def counted(self, name, *args):
+        calls.append(name)
+        if name == interrupt["at"]:
+            raise KeyboardInterrupt
+        return clean(self, name, *args)
+
+    monkeypatch.setattr(harness._Runner, "clean", counted)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(models, defenses, x, y, _tiny_config(), progress=False, checkpoint=path)
+    assert json.loads(path.read_text())["done"] == ["C3"]
+    interrupt["at"] = None
+    resumed = evaluate(models, defenses, x, y, _tiny_config(), progress=False, checkpoint=path)
+    assert resumed == whole  # the same records, C3's read back rather than recomputed
+    assert calls == ["C3", "C4", "C4"]
+    # Another evaluation (here: other weights) refuses the file instead of mixing records in.
+    with torch.no_grad():
+        next(models["C3"].parameters()).add_(1.0)
+    with pytest.raises(ValueError, match="another evaluation"):
+        evaluate(models, defenses, x, y, _tiny_config(), progress=False, checkpoint=path)

@@ -12,9 +12,10 @@
    ``blackbox.*``, ``sweep.*`` (the ε sweep), ``sanity.json``, ``training.json`` and
    ``accuracy_vs_epsilon.png`` to ``out_dir``.
 
-Training is checkpointed per epoch and the pairs are cached, so an interrupted run continues
-from there (the attacks of step 5 run again). A checkpoint or cache written with other data or
-settings is refused with an error instead of being reused.
+Training is checkpointed per epoch and the pairs are cached, and step 5 saves its records after
+each classifier (``work_dir/evaluation-progress.json``, removed once the results are written), so
+an interrupted run continues from there; a finished run, run again, attacks again. A checkpoint
+or cache written with other data or settings is refused with an error instead of being reused.
 """
 
 from __future__ import annotations
@@ -223,6 +224,9 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> dict[s
     """Run the experiment of the module docstring; returns the written files by kind."""
     ready = prepare(config, progress)
     x_test, y_test = ready["test"]
+    progress_file = Path(config.work_dir) / "evaluation-progress.json"
     result = evaluate(ready["models"], ready["defenses"], x_test, y_test, config.evaluation,
-                      progress=progress)  # fmt: skip
-    return write_results(result, config, ready["logs"])
+                      progress=progress, checkpoint=progress_file)  # fmt: skip
+    paths = write_results(result, config, ready["logs"])
+    progress_file.unlink()  # finished: a rerun attacks again
+    return paths

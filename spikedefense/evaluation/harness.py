@@ -27,6 +27,7 @@ use a stratified subset of ``n_sweep`` of them; their records say so through ``n
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -276,6 +277,7 @@ def evaluate(
     config: EvaluationConfig,
     *,
     progress: bool = True,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> EvaluationResult:
     """Run the whole protocol (module docstring) and return the records.
 
@@ -284,6 +286,9 @@ def evaluate(
         defenses: classifier name -> the defenses built on it (each with ``.name``).
         images, labels: the test set (clean accuracy uses all of it).
         config: what to run; ``config.command`` is stored in every record.
+        checkpoint: optional JSON path; the records are saved there after each classifier and
+            a rerun of the same evaluation continues after the last one saved (see
+            :mod:`.resume`: another evaluation's file is refused).
     """
     from ..defenses.base import check_images, check_labels
 
@@ -293,7 +298,17 @@ def evaluate(
     if unknown:
         raise ValueError(f"defenses name classifiers {unknown} that are not in classifiers")
     runner = _Runner(config, images, labels, progress)
+    done: list[str] = []
+    if checkpoint is not None:
+        from .resume import evaluation_identity, load_progress, save_progress
+
+        identity = evaluation_identity(config, classifiers, defenses, images, labels)
+        done, parts = load_progress(checkpoint, identity)
+        for part, records in parts.items():
+            getattr(runner.result, part).extend(records)
     for name, classifier in classifiers.items():
+        if name in done:
+            continue
         built = list(defenses.get(name, ()))
         runner.clean(name, classifier, built)
         runner.graybox(name, classifier, built)
@@ -301,4 +316,7 @@ def evaluate(
         runner.blackbox(name, classifier, built)
         runner.sweep(name, classifier, built)
         runner.worst_case(name)
+        if checkpoint is not None:
+            done.append(name)
+            save_progress(checkpoint, identity, done, runner.result)
     return runner.result

@@ -303,8 +303,11 @@ def run_sleep_experiment(
     began = time.perf_counter()
     everything, results = _sleep_defenses(config, defenses, adversarial, y_train[source], progress)
     logs["sleep"] = {"seconds": time.perf_counter() - began, "config": config.to_dict()}
-    result = evaluate(models, everything, x_test, y_test, ev, progress=progress)
+    progress_file = Path(exp.work_dir) / "sleep-evaluation-progress.json"
+    result = evaluate(models, everything, x_test, y_test, ev, progress=progress,
+                      checkpoint=progress_file)  # fmt: skip
     paths = write_results(result, exp, logs)
+    progress_file.unlink()  # finished: a rerun attacks again
     out = Path(exp.out_dir)
     rows = summarise_sleep({"whitebox": result.whitebox, "blackbox": result.blackbox})
     atomic_write_text(out / "sleep_summary.json", json.dumps(rows, indent=1))
