@@ -138,6 +138,8 @@ def test_interrupted_sleep_resumes_to_the_same_weights(svae, images, slept, tmp_
     assert resumed.report.layers["S1"]["spikes"] == slept.report.layers["S1"]["spikes"]
     finished = sleep(svae, images, progress=False, checkpoint=stem)  # nothing left to do
     assert finished.report.resumed_from == 4
+    # Its time is the checkpoint's: the first run's 3 images and the resumed run's last one.
+    assert finished.report.seconds == resumed.report.seconds > 0
     assert np.array_equal(finished.records["S2"].to_dense(), resumed.records["S2"].to_dense())
     assert np.array_equal(finished.winners["S1"], resumed.winners["S1"])
     with pytest.raises(ValueError, match="another sleep run"):

@@ -55,9 +55,12 @@ def image_seed(seed: int, epoch: int, index: int) -> int:
 
 @dataclass
 class SleepReport:
-    """What the sleep did. ``layers[name]`` holds ``spikes``, ``winners``, ``winners_per_map``
-    (list over feature maps), ``weight_change`` / ``mirror_change`` (mean and max |ΔW~|, fraction
-    of weights changed) and ``spread_before`` / ``spread_after`` (std, 5th/95th percentile)."""
+    """What the sleep did.
+
+    ``seconds`` is the sleep time over every run that contributed (a resumed run adds its own to
+    the checkpoint's). ``layers[name]`` holds ``spikes``, ``winners``, ``winners_per_map`` (list
+    over feature maps), ``weight_change`` / ``mirror_change`` (mean and max |ΔW~|, fraction of
+    weights changed) and ``spread_before`` / ``spread_after`` (std, 5th/95th percentile)."""
 
     images: int
     epochs: int
@@ -191,12 +194,13 @@ def sleep(
         for layer in state
     }
     identity = fingerprint(svae, x, config)
+    before = 0.0  # seconds spent by the runs this one resumes
     if checkpoint is not None:
         loaded = load_sleep_checkpoint(checkpoint, identity, start)
         if loaded is not None:
-            state, done, counts = loaded
+            state, done, counts, before = loaded
     total = config.epochs * len(x)
-    resumed_from, began = done, time.perf_counter()
+    resumed_from, began, spent = done, time.perf_counter(), before
     rasters: list[dict[str, Any]] = []
     with tqdm(total=total, initial=done, desc="sleep", disable=not progress) as bar:
         while done < total:
@@ -214,10 +218,11 @@ def sleep(
                 rasters.append(stats)
             done += 1
             bar.update(1)
+            spent = before + time.perf_counter() - began
             if checkpoint is not None and (done % checkpoint_every == 0 or done == total):
-                save_sleep_checkpoint(checkpoint, identity, state, done, counts)
+                save_sleep_checkpoint(checkpoint, identity, state, done, counts, spent)
     slept = _apply(svae, state, start)
-    report = SleepReport(len(x), config.epochs, time.perf_counter() - began, config.to_dict(),
+    report = SleepReport(len(x), config.epochs, spent, config.to_dict(),
                          _layer_reports(svae, slept, state, counts), resumed_from)  # fmt: skip
     records, winners = _records(rasters, config.steps)
     if checkpoint is not None:

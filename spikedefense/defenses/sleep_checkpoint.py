@@ -39,9 +39,11 @@ def fingerprint(svae: Any, images: np.ndarray, config: Any) -> str:
 
 
 def save_sleep_checkpoint(
-    stem: str, identity: str, state: Any, done: int, counts: dict[str, dict[str, Any]]
+    stem: str, identity: str, state: Any, done: int, counts: dict[str, dict[str, Any]],
+    seconds: float = 0.0,
 ) -> None:
-    """Write the state after ``done`` images (weights first, then the sidecar naming them)."""
+    """Write the state after ``done`` images (weights first, then the sidecar naming them);
+    ``seconds``: the sleep time spent on them, over every run that contributed."""
     from safetensors.numpy import save
 
     tensors = {}
@@ -68,6 +70,7 @@ def save_sleep_checkpoint(
                 "identity": identity,
                 "done": int(done),
                 "counts": plain,
+                "seconds": float(seconds),
                 "weights_sha256": hashlib.sha256(data).hexdigest(),
             },
             indent=1,
@@ -75,8 +78,11 @@ def save_sleep_checkpoint(
     )
 
 
-def load_sleep_checkpoint(stem: str, identity: str, start: Any) -> tuple[Any, int, dict] | None:
-    """``(state, done, counts)`` from checkpoint ``stem``; None if there is none.
+def load_sleep_checkpoint(
+    stem: str, identity: str, start: Any
+) -> tuple[Any, int, dict, float] | None:
+    """``(state, done, counts, seconds)`` from checkpoint ``stem``; None if there is none
+    (``seconds`` is 0 for checkpoints that did not record it).
 
     Raises:
         ValueError: the checkpoint belongs to another run or its two files do not match.
@@ -118,4 +124,4 @@ def load_sleep_checkpoint(stem: str, identity: str, start: Any) -> tuple[Any, in
         }
         for name, c in meta["counts"].items()
     }
-    return tuple(state), int(meta["done"]), counts
+    return tuple(state), int(meta["done"]), counts, float(meta.get("seconds", 0.0))
