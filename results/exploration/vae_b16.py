@@ -10,12 +10,12 @@ torch.set_num_threads(1)
 batch, lr, epochs = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 x, y = load_dataset("mnist", "train"); xt, yt = load_dataset("mnist", "test")
 idx = stratified_indices(yt, 1000, seed=0); xs, ys = xt[idx], yt[idx]
-p = load_file("/work/exp/mnist/pairs.safetensors"); adv, src = p["adversarial"], p["source"]
+p = load_file("exp/mnist/pairs.safetensors"); adv, src = p["adversarial"], p["source"]
 models = {}
 for n in ("C1", "C2", "C3"):
-    m = make_classifier(n); load_checkpoint(f"/work/main/.work/mnist/classifier-{n}", m); models[n] = m.eval()
+    m = make_classifier(n); load_checkpoint(f".work/mnist/classifier-{n}", m); models[n] = m.eval()
 advs = {n: make_attack("fgsm", 0.3, seed=0)(m, xs, ys) for n, m in models.items()}
-vae = ConvVAE(128); load_checkpoint("/work/exp/vae5/defense-vae", vae); vae.eval()
+vae = ConvVAE(128); load_checkpoint("exp/vae5/defense-vae", vae); vae.eval()
 for e in range(epochs):
     t = time.time()
     train_vae(vae, adv, x[src], epochs=1, batch_size=batch, lr=lr, seed=100 + e, progress=False)

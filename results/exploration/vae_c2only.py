@@ -9,12 +9,12 @@ from spikedefense.defenses import DefenseVAE
 torch.set_num_threads(1)
 x, y = load_dataset("mnist", "train"); xt, yt = load_dataset("mnist", "test")
 idx = stratified_indices(yt, 1000, seed=0); xs, ys = xt[idx], yt[idx]
-p = load_file("/work/exp/mnist/pairs.safetensors"); adv, src = p["adversarial"], p["source"]
+p = load_file("exp/mnist/pairs.safetensors"); adv, src = p["adversarial"], p["source"]
 models = {}
 for n in ("C1", "C2", "C3"):
-    m = make_classifier(n); load_checkpoint(f"/work/main/.work/mnist/classifier-{n}", m); models[n] = m.eval()
+    m = make_classifier(n); load_checkpoint(f".work/mnist/classifier-{n}", m); models[n] = m.eval()
 advs = {n: make_attack("fgsm", 0.3, seed=0)(m, xs, ys) for n, m in models.items()}
-base = ConvVAE(128); load_checkpoint("/work/exp/vae5/defense-vae", base); base.eval()
+base = ConvVAE(128); load_checkpoint("exp/vae5/defense-vae", base); base.eval()
 for target in sys.argv[1:]:
     k = int(target[1]) - 1
     keep = (src % 3) == k
