@@ -200,6 +200,11 @@ def test_caches_refuse_stale_upstream(tmp_path):
     (tmp_path / "work" / "classifier-C3.safetensors").unlink()
     with pytest.raises(ValueError, match="upstream"):
         prepare(replace(config, vae_epochs=config.vae_epochs + 1), progress=False)
+    # A VAE retrained from scratch with another batch size: its E2E copies are stale too.
+    for suffix in (".json", ".safetensors"):
+        (tmp_path / "work" / f"defense-vae{suffix}").unlink()
+    with pytest.raises(ValueError, match="upstream"):
+        prepare(replace(config, vae_batch_size=config.vae_batch_size * 2), progress=False)
 
 
 def test_evaluate_resumes_after_the_last_finished_classifier(tmp_path, monkeypatch):

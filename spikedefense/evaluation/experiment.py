@@ -149,6 +149,7 @@ def build_defenses(
     """Train the Defense-VAE (and E2E copies); returns ``(defenses by classifier, logs)``."""
     from ..defenses import DefenseVAE, finetune_e2e
     from ..models import ConvVAE, train_vae
+    from .resume import module_sha256
 
     seed, work = config.evaluation.seed, Path(config.work_dir)
     began = time.perf_counter()
@@ -165,6 +166,8 @@ def build_defenses(
                  "data": {"dataset": config.evaluation.dataset, "pairs": len(adversarial)},
                  "upstream": {"pairs": recipe}},
     )  # fmt: skip
+    # E2E copies start from these weights: a VAE trained otherwise since makes them stale.
+    vae_sha256 = module_sha256(vae)
     defenses: dict[str, list[Any]] = {}
     for name, model in models.items():
         defenses[name] = [DefenseVAE(vae, model)]
@@ -178,7 +181,7 @@ def build_defenses(
             epochs=config.e2e_epochs, seed=seed, checkpoint=work / f"defense-vae-e2e-{name}",
             progress=progress, desc=f"e2e {name}",
             sidecar={"kind": "defense-vae-e2e", "config": {"classifier": name},
-                     "upstream": {"pairs": recipe, "vae_epochs": config.vae_epochs}},
+                     "upstream": {"pairs": recipe, "vae": vae_sha256}},
         )  # fmt: skip
         defenses[name].append(DefenseVAE(vae_e2e.eval(), clf_e2e.eval(), "defense-vae-e2e"))
     return defenses, logs

@@ -21,7 +21,7 @@ from torch import nn
 
 from .records import Record
 
-__all__ = ["evaluation_identity", "load_progress", "save_progress"]
+__all__ = ["evaluation_identity", "load_progress", "module_sha256", "save_progress"]
 
 #: Test images each defense purifies for the identity (a behavioural fingerprint).
 PROBE_IMAGES = 8
@@ -31,6 +31,13 @@ def _hash_module(digest: Any, module: nn.Module) -> None:
     for name, tensor in sorted(module.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+
+
+def module_sha256(module: nn.Module) -> str:
+    """Hex SHA-256 of a module's state dict (names and values)."""
+    digest = hashlib.sha256()
+    _hash_module(digest, module)
+    return digest.hexdigest()
 
 
 def evaluation_identity(config: Any, classifiers: Mapping[str, nn.Module],
