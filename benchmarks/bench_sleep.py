@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch  # noqa: E402
 from bench_common import dump_json, numba_cache_stats, provenance, write_atomic  # noqa: E402
+from sleep_work import work_bound  # noqa: E402
 from torch_sleep import TorchSleep  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -225,6 +226,22 @@ def parity(pair: Pair, n: int) -> dict[str, Any]:
     }
 
 
+def layer_inputs(pair: Pair) -> dict[str, list[np.ndarray]]:
+    """Each layer's input spikes ``[T, C, H, W]`` on every image of a pass (outside timing)."""
+    from spikedefense.kernels import bernoulli_encode
+
+    from spikedefense.defenses.sleep_step import sleep_step
+
+    state, inputs = pair.state0, {layer.name: [] for layer in pair.state0}
+    for i in range(pair.n):
+        spikes = bernoulli_encode(pair.x[i], pair.config.steps, seed=i, backend="cpu")
+        state, stats = sleep_step(state, pair.x[i], seed=i, config=pair.config, keep_spikes=True)
+        for layer in state:
+            inputs[layer.name].append(spikes)
+            spikes = stats[layer.name].raster
+    return inputs
+
+
 def profile_ours(pair: Pair, top: int = 8) -> dict[str, float]:
     """Seconds per image of the functions where ours spends its time (cProfile, one pass)."""
     prof = cProfile.Profile()
@@ -280,6 +297,10 @@ def run_backend(backend: str, state0: Any, images: torch.Tensor, n: int, threads
     torch.set_num_threads(threads[0])
     numba.set_num_threads(threads[0])
     run["checks"] = parity(pair, min(n, 3 if quick else 5))
+    if backend == "cpu":
+        torch_s = run["cases"][0]["implementations"]["torch"]["s_per_image"]
+        run["work_bound"] = work_bound(state0, layer_inputs(pair), torch_s, TARGET)
+        run["work_bound"]["threads"] = threads[0]
     if not quick:
         run["profile_threads"] = threads[0]
         run["profile_ours_s_per_image"] = profile_ours(pair)
@@ -315,6 +336,40 @@ def _fmt_rate(stats: dict[str, Any]) -> str:
         f"{stats['max_images_per_s']:.1f} | {stats['s_per_image'] * 1e3:.2f} ms | "
         f"{stats['compile_s']:.2f} s"
     )
+
+
+def work_markdown(bound: dict[str, Any], layers: list[str]) -> list[str]:
+    """The work-bound section (see sleep_work.py)."""
+    lines = [
+        "",
+        "### What the additions alone cost (`benchmarks/sleep_work.py`)",
+        "",
+        "Per image, mean over the pass's images. An exact event-driven layer adds one weight per "
+        "(input spike, reachable output neuron); `adds only` replays that many row additions "
+        "in a tight Numba loop with weights and accumulator in L1 (best of 20; no spike search, "
+        "neurons, k-WTA, STDP, encoding or copies).",
+        "",
+        "| layer | input spikes | synaptic adds | torch dense MACs | IF updates | adds only |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in layers:
+        w = bound["layers"][name]
+        lines.append(
+            f"| {name} | {w['input_spikes']:.0f} | {w['synaptic_adds'] / 1e6:.2f} M | "
+            f"{w['torch_dense_macs'] / 1e6:.1f} M | {w['neuron_updates'] / 1e6:.2f} M | "
+            f"{w['adds_only_s'] * 1e3:.3f} ms |"
+        )
+    lines += [
+        f"| all | | {bound['synaptic_adds'] / 1e6:.2f} M | {bound['torch_dense_macs'] / 1e6:.1f} M "
+        f"| | {bound['adds_only_s_per_image'] * 1e3:.3f} ms |",
+        "",
+        f"- torch's step takes {bound['torch_s_per_image'] * 1e3:.2f} ms per image "
+        f"(threads={bound['threads']}); the target needs "
+        f"{bound['budget_s_per_image_at_target'] * 1e3:.3f} ms; the additions alone take "
+        f"{bound['adds_only_s_per_image'] * 1e3:.3f} ms, so no kernel that performs them "
+        f"with Numba loops like ours can exceed **{bound['max_ratio']:.1f}x** the torch step.",
+    ]
+    return lines
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -376,6 +431,8 @@ def markdown(report: dict[str, Any]) -> str:
                     "per image): "
                     + ", ".join(f"`{k}` {v * 1e3:.2f} ms" for k, v in run[key].items())
                 )
+        if "work_bound" in run:
+            lines += work_markdown(run["work_bound"], report["config"]["layers"])
         lines.append("")
     t = report["targets"]
     lines += ["## Target", "", f"- {t['name']}: measured {t['value']}, met: {t['met']}", ""]

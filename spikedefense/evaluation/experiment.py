@@ -60,6 +60,9 @@ class ExperimentConfig:
     e2e_limit: int = 10_000
     e2e_epochs: int = 1
     pair_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Seeds the Defense-VAE's initialisation and batches; None: ``evaluation.seed``. Vary it
+    #: (with its own ``work_dir``) to measure the spread over VAEs on the same pairs and attacks.
+    vae_seed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), default=str))
@@ -157,11 +160,12 @@ def build_defenses(
                                          y[: config.pair_limit], progress)  # fmt: skip
     logs: dict[str, Any] = {"pairs": {"n": len(adversarial), "clean_images": config.pair_limit,
                                       "seconds": time.perf_counter() - began}}  # fmt: skip
-    torch.manual_seed(seed)
+    vae_seed = seed if config.vae_seed is None else config.vae_seed
+    torch.manual_seed(vae_seed)
     vae = ConvVAE(config.latent_dim)
     logs["defense-vae"] = train_vae(
         vae, adversarial, x[source], epochs=config.vae_epochs, batch_size=config.vae_batch_size,
-        seed=seed, checkpoint=work / "defense-vae", progress=progress, desc="defense-vae",
+        seed=vae_seed, checkpoint=work / "defense-vae", progress=progress, desc="defense-vae",
         sidecar={"kind": "vae", "config": {"latent_dim": config.latent_dim},
                  "data": {"dataset": config.evaluation.dataset, "pairs": len(adversarial)},
                  "upstream": {"pairs": recipe}},
