@@ -207,6 +207,29 @@ def test_caches_refuse_stale_upstream(tmp_path):
         prepare(replace(config, vae_batch_size=config.vae_batch_size * 2), progress=False)
 
 
+def test_vae_seed_varies_only_the_defense_vae(tmp_path):
+    """``vae_seed`` retrains the Defense-VAE differently on the same classifiers and pairs; left
+    at None it is the evaluation seed."""
+
+    from spikedefense.evaluation.experiment import prepare
+    from spikedefense.evaluation.profiles import make_config
+    from spikedefense.evaluation.resume import module_sha256
+
+    def run(name, **changes):
+        config = make_config("tiny", "embedded", str(tmp_path / "out"), str(tmp_path / name),
+                             classifiers=("C3",), classifier_epochs={"C3": 1}, e2e=False,
+                             **changes)  # fmt: skip
+        ready = prepare(config, progress=False)
+        meta = json.loads((tmp_path / name / "defense-vae.json").read_text())
+        return (module_sha256(ready["models"]["C3"]), module_sha256(ready["defenses"]["C3"][0].vae),
+                meta["seed"])  # fmt: skip
+
+    default, other = run("a"), run("c", vae_seed=7)
+    assert default[2] == 0  # the evaluation seed of the tiny profile
+    assert other[0] == default[0]  # the classifier is untouched
+    assert other[1] != default[1] and other[2] == 7
+
+
 def test_evaluate_resumes_after_the_last_finished_classifier(tmp_path, monkeypatch):
     from spikedefense.evaluation import harness
 

@@ -1,0 +1,124 @@
+"""Tabulate the runs of ``scripts/vae_seed_study.py``: sleep's effect against the spread of VAEs.
+
+Usage::
+
+    python scripts/vae_seed_summary.py --runs results/sleep-vae-seeds --out results/sleep-vae-seeds
+
+``--runs`` holds ``<dataset>/vae-seed-<s>/whitebox.json``. Per dataset, classifier and attack:
+Defense-VAE accuracy per VAE seed, Defense-VAE-Sleep per VAE seed (mean over the sleep seeds),
+their difference Δ per VAE seed, and over the VAE seeds: mean ± population std of each and how
+many VAE seeds show Δ < 0. Writes ``summary.json`` and ``summary.md`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+ROWS = (
+    ("clean", "none", "none"),
+    ("gray-box FGSM", "fgsm", "gray-box"),
+    ("gray-box RAND+FGSM", "rand-fgsm", "gray-box"),
+    ("adaptive PGD", "pgd", "white-box-adaptive"),
+    ("worst case (gray-box)", "worst-case", "gray-box"),
+)
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.pstdev(values)
+
+
+def summarise(runs: Path) -> list[dict]:
+    rows = []
+    for dataset_dir in sorted(p for p in runs.iterdir() if p.is_dir()):
+        seeds = {}
+        for run in sorted(dataset_dir.glob("vae-seed-*")):
+            match = re.fullmatch(r"vae-seed-(\d+)", run.name)
+            if match and (run / "whitebox.json").is_file():
+                seeds[int(match.group(1))] = json.loads((run / "whitebox.json").read_text())
+        classifiers = sorted({r["classifier"] for recs in seeds.values() for r in recs})
+        for clf in classifiers:
+            for label, attack, threat in ROWS:
+                awake, slept, n = {}, {}, None
+                for seed, records in seeds.items():
+                    for r in records:
+                        if (r["classifier"], r["attack"], r["threat_model"]) != (clf, attack,
+                                                                                  threat):
+                            continue
+                        n = r["n"]
+                        base = r["defense"].split("#")[0]
+                        if base == "defense-vae":
+                            awake[seed] = r["accuracy"]
+                        elif base == "defense-vae-sleep":
+                            slept.setdefault(seed, []).append(r["accuracy"])
+                common = sorted(set(awake) & set(slept))
+                if not common:
+                    continue
+                sleep_mean = {s: statistics.fmean(slept[s]) for s in common}
+                delta = {s: sleep_mean[s] - awake[s] for s in common}
+                rows.append({
+                    "dataset": dataset_dir.name, "classifier": clf, "row": label,
+                    "attack": attack, "threat_model": threat, "n": n, "vae_seeds": common,
+                    "sleep_seeds_per_vae": {s: len(slept[s]) for s in common},
+                    "defense_vae": {s: awake[s] for s in common},
+                    "defense_vae_sleep": sleep_mean,
+                    "delta": delta,
+                    "defense_vae_mean_std": _mean_std([awake[s] for s in common]),
+                    "defense_vae_sleep_mean_std": _mean_std(list(sleep_mean.values())),
+                    "delta_mean_std": _mean_std(list(delta.values())),
+                    "vae_seeds_with_delta_below_0": sum(d < 0 for d in delta.values()),
+                })  # fmt: skip
+    return rows
+
+
+def markdown(rows: list[dict], command: str) -> str:
+    lines = ["# Sleep against the spread between Defense-VAE seeds", "", f"- command: `{command}`",
+             "- accuracy %; per VAE seed, Defense-VAE-Sleep is the mean over its sleep seeds; "
+             "± is the population std over the VAE seeds; Δ = Sleep − Defense-VAE, paired by "
+             "VAE seed", ""]  # fmt: skip
+    for dataset in sorted({r["dataset"] for r in rows}):
+        lines += [f"## {dataset}", "",
+                  "| clf | row | n | Defense-VAE per VAE seed | Sleep per VAE seed | "
+                  "Defense-VAE | Sleep | Δ | seeds with Δ < 0 |",
+                  "|---|---|---:|---|---|---:|---:|---:|---:|"]  # fmt: skip
+        for r in (r for r in rows if r["dataset"] == dataset):
+            per = " / ".join(f"{r['defense_vae'][s]:.2f}" for s in r["vae_seeds"])
+            per_sleep = " / ".join(f"{r['defense_vae_sleep'][s]:.2f}" for s in r["vae_seeds"])
+            a, sa = r["defense_vae_mean_std"]
+            b, sb = r["defense_vae_sleep_mean_std"]
+            d, sd = r["delta_mean_std"]
+            lines.append(
+                f"| {r['classifier']} | {r['row']} | {r['n']} | {per} | {per_sleep} | "
+                f"{a:.2f} ± {sa:.2f} | {b:.2f} ± {sb:.2f} | {d:+.2f} ± {sd:.2f} | "
+                f"{r['vae_seeds_with_delta_below_0']}/{len(r['vae_seeds'])} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    from spikedefense._atomic import atomic_write_text
+
+    rows = summarise(Path(args.runs))
+    if not rows:
+        parser.error(f"--runs: no <dataset>/vae-seed-<s>/whitebox.json under {args.runs}")
+    command = "python scripts/vae_seed_summary.py " + " ".join(argv or sys.argv[1:])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "summary.json", json.dumps({"command": command, "rows": rows},
+                                                       indent=1))  # fmt: skip
+    atomic_write_text(out / "summary.md", markdown(rows, command))
+    print(markdown(rows, command))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
