@@ -131,14 +131,21 @@ class Pair:
 
             bench_cuda.synchronize()
 
-    def ours(self) -> None:
+    def make_ours(self) -> Any:
+        from spikedefense.defenses.sleep import _own
         from spikedefense.defenses.sleep_step import sleep_step
 
-        state, counts = self.state0, self.spikes["ours"]
-        for i in range(self.n):
-            state, stats = sleep_step(state, self.x[i], seed=i, config=self.config)
-            for name, st in stats.items():
-                counts.setdefault(name, []).append(st.spikes)
+        state, counts = _own(self.state0), self.spikes["ours"]
+
+        def run() -> None:
+            current = state
+            for i in range(self.n):
+                current, stats = sleep_step(current, self.x[i], seed=i, config=self.config,
+                                            donate=True)  # fmt: skip
+                for name, st in stats.items():
+                    counts.setdefault(name, []).append(st.spikes)
+
+        return run
 
     def make_torch(self) -> Any:
         peer = TorchSleep(self.state0, self.config, device=self.device)
@@ -160,7 +167,7 @@ def timed_passes(pair: Pair, repeats: int) -> dict[str, dict[str, Any]]:
     first: dict[str, float] = {}
     for r in range(repeats + 1):
         for name in ("ours", "torch"):
-            run = pair.ours if name == "ours" else pair.make_torch()  # setup outside timing
+            run = pair.make_ours() if name == "ours" else pair.make_torch()  # setup not timed
             pair.spikes[name].clear()
             pair.sync()
             start = time.perf_counter()
@@ -244,9 +251,10 @@ def layer_inputs(pair: Pair) -> dict[str, list[np.ndarray]]:
 
 def profile_ours(pair: Pair, top: int = 8) -> dict[str, float]:
     """Seconds per image of the functions where ours spends its time (cProfile, one pass)."""
+    run = pair.make_ours()
     prof = cProfile.Profile()
     prof.enable()
-    pair.ours()
+    run()
     prof.disable()
     rows = sorted(pstats.Stats(prof).stats.items(), key=lambda kv: -kv[1][2])  # type: ignore[attr-defined]
     total = sum(v[2] for _, v in rows)
@@ -310,12 +318,12 @@ def run_backend(backend: str, state0: Any, images: torch.Tensor, n: int, threads
 
 
 NOTES = [
-    "ours: spikedefense.defenses.sleep_step.sleep_step(state, image, seed=i, config) per image "
-    "(Bernoulli encoding with our counter-based generator, S1-S4: event-driven conv currents + "
-    "bias, non-leaky IF with reset by subtraction, first spikes, k-WTA (k 5/5/8/1, r 3/2/1/0), "
-    "mSTDP in unit space with the mirrored decoder update), a new state per image as the API "
-    "promises (the input state is never modified: the changed layers' unit, mirror and "
-    "propagation weights are new arrays every image)",
+    "ours: spikedefense.defenses.sleep_step.sleep_step(state, image, seed=i, config, "
+    "donate=True) per image, as spikedefense.defenses.sleep runs it (Bernoulli encoding with "
+    "our counter-based generator, S1-S4: event-driven conv currents + bias, non-leaky IF with "
+    "reset by subtraction, first spikes, k-WTA (k 5/5/8/1, r 3/2/1/0), mSTDP in unit space "
+    "with the mirrored decoder update); each pass starts from a copy of the initial state made "
+    "outside timing, which the steps then update in place (as the peer updates its tensors)",
     "torch: benchmarks/torch_sleep.py TorchSleep.sleep(image): torch.rand encoding, F.conv2d "
     "over the T steps as the batch, an IF loop over T, first spikes by one max-reduction, a "
     "SpykeTorch-style k-WTA loop on a single exact score, per-winner STDP on the winner's map "

@@ -158,3 +158,41 @@ def test_quick_report_fields(report: dict) -> None:
         assert checks["winners_equal"] and checks["spike_counts_equal"]
         assert checks["weights_allclose"]
     assert report["targets"]["value"] is None or report["targets"]["value"] > 0
+    bound = report["runs"]["cpu"]["work_bound"]
+    assert sorted(bound["layers"]) == ["S1", "S2", "S3", "S4"]
+    assert bound["adds_only_s_per_image"] > 0 and bound["max_ratio"] > 0
+    assert bound["synaptic_adds"] == sum(w["synaptic_adds"] for w in bound["layers"].values())
+
+
+def test_work_count_equals_brute_force() -> None:
+    """Row additions = (input spike, output position it reaches) pairs, counted output by output."""
+    from types import SimpleNamespace
+
+    from sleep_work import count_work
+
+    rng = np.random.default_rng(0)
+    cases = [(1, 5, 1, 2, 9), (3, 4, 2, 3, 10), (2, 4, 2, 1, 7)]  # C_in, k, stride, padding, H
+    state, inputs = [], {}
+    for n, (c_in, k, stride, padding, size) in enumerate(cases):
+        name = f"L{n}"
+        syn = SimpleNamespace(weight=np.zeros((6, c_in, k, k)), stride=stride, padding=padding)
+        state.append(SimpleNamespace(name=name, synapses=syn))
+        inputs[name] = [(rng.random((3, c_in, size, size)) < 0.3).astype(np.uint8)
+                        for _ in range(2)]  # fmt: skip
+    work = count_work(state, inputs)
+    for layer, (c_in, k, stride, padding, size) in zip(state, cases, strict=True):
+        out = (size + 2 * padding - k) // stride + 1
+        pairs = []
+        for raster in inputs[layer.name]:
+            total = 0
+            for oy in range(out):
+                for ox in range(out):
+                    for ky in range(k):
+                        for kx in range(k):
+                            y, x = oy * stride - padding + ky, ox * stride - padding + kx
+                            if 0 <= y < size and 0 <= x < size:
+                                total += int(raster[:, :, y, x].sum())
+            pairs.append(total)
+        w = work[layer.name]
+        assert w["rows"] == np.mean(pairs) and w["synaptic_adds"] == np.mean(pairs) * 6
+        assert w["torch_dense_macs"] == 3 * 6 * out * out * c_in * k * k

@@ -61,29 +61,40 @@ def svae():  # type: ignore[no-untyped-def]
     return vae_to_svae(ConvVAE(latent_dim=8).eval(), images[:32]), images[32:36].numpy()
 
 
-def _run(svae, images, config: SleepConfig, fused: bool, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]  # noqa: E501
+def _run(svae, images, config: SleepConfig, fused: bool, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]  # noqa: E501
+         donate: bool = False):
+    from spikedefense.defenses.sleep import _own
+
     monkeypatch.setattr(sleep_cpu, "ENABLED", fused)
     state = start = init_sleep_state(svae, config)
     frozen = [(layer.unit.copy(), layer.synapses.weight.copy()) for layer in start]
+    if donate:
+        state = owned = _own(start)
     stats = []
     for i, image in enumerate(images):
-        state, st = sleep_step(state, image, seed=i, config=config, keep_spikes=i % 2 == 0)
+        state, st = sleep_step(state, image, seed=i, config=config, keep_spikes=i % 2 == 0,
+                               donate=donate)  # fmt: skip
         stats.append(st)
+    if donate and config.rule == "mstdp":  # updated in place, not copied
+        for a, b in zip(state, owned, strict=True):
+            assert a.unit is b.unit and a.mirror is b.mirror
     for layer, (unit, weight) in zip(start, frozen, strict=True):  # the input is not modified
         np.testing.assert_array_equal(layer.unit, unit)
         np.testing.assert_array_equal(layer.synapses.weight, weight)
     return state, stats
 
 
-@pytest.mark.parametrize("rule", ["mstdp", "tadros"])
+@pytest.mark.parametrize("rule, donate", [("mstdp", False), ("tadros", False), ("mstdp", True),
+                                          ("tadros", True)])  # fmt: skip
 def test_fused_sleep_step_equals_general_path(
     svae,
     rule: str,  # type: ignore[no-untyped-def]
+    donate: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     model, images = svae
     config = SleepConfig(rule=rule)
-    fast_state, fast = _run(model, images, config, True, monkeypatch)
+    fast_state, fast = _run(model, images, config, True, monkeypatch, donate)
     slow_state, slow = _run(model, images, config, False, monkeypatch)
     for a, b in zip(fast_state, slow_state, strict=True):
         np.testing.assert_array_equal(a.unit, b.unit)

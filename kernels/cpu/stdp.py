@@ -1,6 +1,7 @@
 """(Mirrored) STDP of seed 000 and the Tadros sleep rule on the CPU.
 
-Each function returns new arrays; the compiled loops update those copies in place.
+Each public function returns new arrays; the compiled loops update those copies in place.
+:func:`stdp_conv_into` is the in-place form the fused sleep step uses on a donated state.
 """
 
 from __future__ import annotations
@@ -43,14 +44,22 @@ def _stdp_conv_kernel(weight, mirror, has_mirror, pre, post, winners, stride, pa
                     _apply(weight, mirror, has_mirror, (c, ci, ky, kx), delta, mirror_scale)
 
 
+def stdp_conv_into(weight: np.ndarray, mirror: np.ndarray | None, pre: np.ndarray,
+                   post: np.ndarray, winners: np.ndarray, stride: int, padding: int,
+                   causal: float, acausal: float, mirror_scale: float) -> None:  # fmt: skip
+    """:func:`stdp_conv`, updating ``weight`` and ``mirror`` themselves."""
+    dtype = weight.dtype.type
+    _stdp_conv_kernel(weight, weight if mirror is None else mirror, mirror is not None, pre, post,
+                      winners, stride, padding, dtype(causal), dtype(acausal), dtype(mirror_scale))
+
+
 def stdp_conv(weight: np.ndarray, mirror: np.ndarray | None, pre: np.ndarray, post: np.ndarray,
               winners: np.ndarray, stride: int, padding: int, causal: float, acausal: float,
               mirror_scale: float) -> tuple[np.ndarray, np.ndarray | None]:
-    dtype = weight.dtype.type
     weight = weight.copy()
     mirror = None if mirror is None else mirror.copy()
-    _stdp_conv_kernel(weight, weight if mirror is None else mirror, mirror is not None, pre, post,
-                      winners, stride, padding, dtype(causal), dtype(acausal), dtype(mirror_scale))
+    stdp_conv_into(weight, mirror, pre, post, winners, stride, padding, causal, acausal,
+                   mirror_scale)  # fmt: skip
     return weight, mirror
 
 

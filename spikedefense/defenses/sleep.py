@@ -199,6 +199,7 @@ def sleep(
         loaded = load_sleep_checkpoint(checkpoint, identity, start)
         if loaded is not None:
             state, done, counts, before = loaded
+    state = _own(state)  # the loop donates it to each step; ``start`` stays as it was
     total = config.epochs * len(x)
     resumed_from, began, spent = done, time.perf_counter(), before
     rasters: list[dict[str, Any]] = []
@@ -206,9 +207,8 @@ def sleep(
         while done < total:
             epoch, index = divmod(done, len(x))
             keep = record_images > 0 and done >= total - record_images
-            state, stats = sleep_step(
-                state, x[index], image_seed(config.seed, epoch, index), config, keep_spikes=keep
-            )
+            state, stats = sleep_step(state, x[index], image_seed(config.seed, epoch, index),
+                                      config, keep_spikes=keep, donate=True)  # fmt: skip
             for name, st in stats.items():
                 c = counts[name]
                 c["spikes"] += st.spikes
@@ -228,6 +228,18 @@ def sleep(
     if checkpoint is not None:
         records, winners = _kept_records(checkpoint, records, winners)
     return SleepResult(slept, report, records, winners, svae)
+
+
+def _own(state: tuple[LayerState, ...]) -> tuple[LayerState, ...]:
+    """A copy of ``state`` with arrays of its own (unit, mirror and propagation weights)."""
+    return tuple(
+        layer._replace(
+            unit=layer.unit.copy(),
+            mirror=None if layer.mirror is None else layer.mirror.copy(),
+            synapses=layer.synapses._replace(weight=layer.synapses.weight.copy()),
+        )
+        for layer in state
+    )
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:

@@ -14,7 +14,9 @@ kernels, one after the other) returns, bit for bit, faster:
   winners' maps), so a step does not rescan every weight as each public kernel would; changing a
   state's arrays in place after they were used is not supported. The public kernels, which
   every other caller uses, still validate on every call;
-- k-WTA, STDP and first spikes call the CPU implementations behind the public kernels directly.
+- k-WTA, STDP and first spikes call the CPU implementations behind the public kernels directly;
+- with ``donate`` (the caller gives its state up, as :func:`.sleep.sleep` does) the changed
+  layers' unit, mirror and propagation weights are updated in place instead of copied.
 """
 
 from __future__ import annotations
@@ -123,40 +125,41 @@ def _check_shapes(layer: Any, spikes: np.ndarray) -> tuple[int, int]:
 
 
 def _learn_mstdp(layer: Any, pre_first: np.ndarray, post_first: np.ndarray, winners: np.ndarray,
-                 config: Any) -> Any:  # fmt: skip
-    """mSTDP on the winners' maps (new unit / mirror arrays) and the refreshed synapses."""
+                 config: Any, donate: bool) -> Any:  # fmt: skip
+    """mSTDP on the winners' maps (new unit / mirror arrays, or the same ones when donated) and
+    the refreshed synapses."""
+    from spikedefense.kernels.cpu.stdp import stdp_conv_into
+
     from .sleep_step import synapse_weight
 
     syn = layer.synapses
     params = config.stdp
     causal, acausal = params.deltas()
-    unit, mirror = implementation("stdp_conv", "cpu")(
-        layer.unit,
-        layer.mirror,
-        pre_first,
-        post_first,
-        winners,
-        syn.stride,
-        syn.padding,
-        causal,
-        acausal,
-        params.mirror_scale,
-    )
+    unit, mirror = layer.unit, layer.mirror
+    if not donate:
+        unit, mirror = unit.copy(), None if mirror is None else mirror.copy()
+    stdp_conv_into(unit, mirror, pre_first, post_first, winners, syn.stride, syn.padding,
+                   causal, acausal, params.mirror_scale)  # fmt: skip
     channels = np.unique(winners[:, 0])
     syn.weight[channels] = synapse_weight(unit[channels], layer.unit_range, syn.threshold)
     # Valid by construction where unchanged; check the changed maps before vouching for them.
     changed = [unit[channels]] + ([] if mirror is None else [mirror[channels]])
+    arrays = [unit, syn.weight] + ([] if mirror is None else [mirror])
     if (
         all(np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1 for a in changed)
         and np.isfinite(syn.weight[channels]).all()
     ):
         _remember(unit, *([] if mirror is None else [mirror]), unit_range=True)
         _remember(syn.weight)
+    else:  # changed in place: whatever was vouched for before no longer holds
+        for array in arrays:
+            _VALID.pop(id(array), None)
     return layer._replace(unit=unit, mirror=mirror)
 
 
 def sleep_step_cpu(state: tuple[Any, ...], image: np.ndarray, seed: int, config: Any,
-                   keep_spikes: bool) -> tuple[tuple[Any, ...], dict[str, Any]]:  # fmt: skip
+                   keep_spikes: bool,
+                   donate: bool = False) -> tuple[tuple[Any, ...], dict[str, Any]]:  # fmt: skip
     """:func:`.sleep_step.sleep_step` on the CPU backend (see the module docstring)."""
     from spikedefense.kernels.cpu.fused import conv_fire
 
@@ -191,14 +194,14 @@ def sleep_step_cpu(state: tuple[Any, ...], image: np.ndarray, seed: int, config:
         )
         winners = kwta(potential, post_first, k, radius)
         if len(winners):
-            weight = (weight_cl if made else weight_cl.copy()).transpose(3, 0, 1, 2)
+            weight = (weight_cl if made or donate else weight_cl.copy()).transpose(3, 0, 1, 2)
             layer = layer._replace(synapses=syn._replace(weight=weight))
             if pre_first is None:
                 pre_first = first_spike(spikes.reshape(spikes.shape[0], -1)).reshape(
                     spikes.shape[1:]
                 )
             if config.rule == "mstdp":
-                layer = _learn_mstdp(layer, pre_first, post_first, winners, config)
+                layer = _learn_mstdp(layer, pre_first, post_first, winners, config, donate)
             else:
                 layer = _learn(layer, spikes, pre_first, post, post_first, winners, config)
         steps = post_first[winners[:, 0], winners[:, 1], winners[:, 2]]

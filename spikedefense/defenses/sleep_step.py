@@ -187,16 +187,20 @@ def sleep_step(
     config: SleepConfig,
     *,
     keep_spikes: bool = False,
+    donate: bool = False,
 ) -> tuple[tuple[LayerState, ...], dict[str, LayerStats]]:
     """Sleep on one image ``[1, 28, 28]`` (float in [0, 1]); returns the new state and stats.
 
-    ``seed`` keys the Bernoulli encoding. The input state is not modified.
+    ``seed`` keys the Bernoulli encoding. The input state is not modified, unless ``donate``:
+    then the caller gives ``state`` up and must not use it again; the CPU step updates its
+    arrays in place rather than copying them (what :func:`.sleep.sleep` does with a state of
+    its own). The returned state and stats are the same either way.
     """
     if config.backend == "cpu":  # the same results from one fused pass per layer
         from .sleep_cpu import sleep_step_cpu, supports
 
         if supports(state, image):
-            return sleep_step_cpu(state, image, seed, config, keep_spikes)
+            return sleep_step_cpu(state, image, seed, config, keep_spikes, donate)
     spikes = bernoulli_encode(
         np.asarray(image, np.float32), config.steps, seed=seed, backend=config.backend
     )
