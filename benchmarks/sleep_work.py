@@ -62,11 +62,14 @@ def count_work(state: Any, inputs: dict[str, list[np.ndarray]]) -> dict[str, dic
 def _row_adds(acc, weight, rows):
     n_acc, n_w = acc.shape[0], weight.shape[0]
     m = acc.shape[1]
-    for e in range(rows):
-        a = acc[e % n_acc]
-        w = weight[(e * 7) % n_w]
+    i = j = 0
+    for _ in range(rows):
+        a = acc[i]
+        w = weight[j]
         for q in range(m):  # the same contiguous-slice loop as the propagation kernels
             a[q] += w[q]
+        i = i + 1 if i + 1 < n_acc else 0  # cycle through the rows, no division
+        j = j + 1 if j + 1 < n_w else 0
 
 
 def replay_adds(rows: float, width: int, repeats: int = 20) -> float:
