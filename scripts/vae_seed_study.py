@@ -15,7 +15,8 @@ Usage::
         --out results/sleep-vae-seeds/mnist/vae-seed-1 --work .work/vae-seeds/mnist-1
 
 ``--vae-seed 0`` re-evaluates the reproduction's own Defense-VAE under the same reduced protocol
-(its checkpoint is linked, not retrained). ``scripts/vae_seed_summary.py`` tabulates the runs.
+(its checkpoint is linked, not retrained). ``--n-sleep N`` lets each VAE sleep on N images instead
+of 100 (a longer sleep). ``scripts/vae_seed_summary.py`` tabulates the runs.
 """
 
 from __future__ import annotations
@@ -53,9 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vae-seed", type=int, required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--work", required=True, help="this run's own work folder")
+    parser.add_argument("--n-sleep", type=int, default=100,
+                        help="adversarial training images each VAE sleeps on (default 100)")
     args = parser.parse_args(argv)
     if args.vae_seed < 0:
         parser.error("--vae-seed: expected an int >= 0")
+    if args.n_sleep < 1:
+        parser.error("--n-sleep: expected an int >= 1")
 
     from spikedefense.evaluation.profiles import make_sleep_config
     from spikedefense.evaluation.sleep_experiment import run_sleep_experiment
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     experiment = replace(
         config.experiment, evaluation=evaluation, e2e=False, vae_seed=args.vae_seed
     )
-    paths = run_sleep_experiment(replace(config, experiment=experiment))
+    paths = run_sleep_experiment(replace(config, experiment=experiment, n_sleep=args.n_sleep))
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0
