@@ -132,10 +132,9 @@ class Pair:
             bench_cuda.synchronize()
 
     def make_ours(self) -> Any:
-        from spikedefense.defenses.sleep import _own
-        from spikedefense.defenses.sleep_step import sleep_step
+        from spikedefense.defenses.sleep_step import copy_state, sleep_step
 
-        state, counts = _own(self.state0), self.spikes["ours"]
+        state, counts = copy_state(self.state0), self.spikes["ours"]
 
         def run() -> None:
             current = state

@@ -11,7 +11,7 @@ from spikedefense.kernels.cpu.propagate import channels_last
 
 from spikedefense.defenses import sleep_cpu
 from spikedefense.defenses.sleep_config import SleepConfig
-from spikedefense.defenses.sleep_step import init_sleep_state, sleep_step
+from spikedefense.defenses.sleep_step import copy_state, init_sleep_state, sleep_step
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -63,13 +63,11 @@ def svae():  # type: ignore[no-untyped-def]
 
 def _run(svae, images, config: SleepConfig, fused: bool, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]  # noqa: E501
          donate: bool = False):
-    from spikedefense.defenses.sleep import _own
-
     monkeypatch.setattr(sleep_cpu, "ENABLED", fused)
     state = start = init_sleep_state(svae, config)
     frozen = [(layer.unit.copy(), layer.synapses.weight.copy()) for layer in start]
     if donate:
-        state = owned = _own(start)
+        state = owned = copy_state(start)
     stats = []
     for i, image in enumerate(images):
         state, st = sleep_step(state, image, seed=i, config=config, keep_spikes=i % 2 == 0,

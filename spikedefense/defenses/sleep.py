@@ -43,7 +43,7 @@ from spikedefense.viz.weights import weight_spread
 
 from .sleep_checkpoint import fingerprint, load_sleep_checkpoint, save_sleep_checkpoint
 from .sleep_config import SleepConfig, check_sleep_config
-from .sleep_step import LayerState, init_sleep_state, sleep_step
+from .sleep_step import LayerState, copy_state, init_sleep_state, sleep_step
 
 __all__ = ["SleepReport", "SleepResult", "image_seed", "sleep"]
 
@@ -199,7 +199,7 @@ def sleep(
         loaded = load_sleep_checkpoint(checkpoint, identity, start)
         if loaded is not None:
             state, done, counts, before = loaded
-    state = _own(state)  # the loop donates it to each step; ``start`` stays as it was
+    state = copy_state(state)  # the loop donates it to each step; ``start`` stays as it was
     total = config.epochs * len(x)
     resumed_from, began, spent = done, time.perf_counter(), before
     rasters: list[dict[str, Any]] = []
@@ -228,18 +228,6 @@ def sleep(
     if checkpoint is not None:
         records, winners = _kept_records(checkpoint, records, winners)
     return SleepResult(slept, report, records, winners, svae)
-
-
-def _own(state: tuple[LayerState, ...]) -> tuple[LayerState, ...]:
-    """A copy of ``state`` with arrays of its own (unit, mirror and propagation weights)."""
-    return tuple(
-        layer._replace(
-            unit=layer.unit.copy(),
-            mirror=None if layer.mirror is None else layer.mirror.copy(),
-            synapses=layer.synapses._replace(weight=layer.synapses.weight.copy()),
-        )
-        for layer in state
-    )
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:

@@ -144,7 +144,6 @@ def _learn_mstdp(layer: Any, pre_first: np.ndarray, post_first: np.ndarray, winn
     syn.weight[channels] = synapse_weight(unit[channels], layer.unit_range, syn.threshold)
     # Valid by construction where unchanged; check the changed maps before vouching for them.
     changed = [unit[channels]] + ([] if mirror is None else [mirror[channels]])
-    arrays = [unit, syn.weight] + ([] if mirror is None else [mirror])
     if (
         all(np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1 for a in changed)
         and np.isfinite(syn.weight[channels]).all()
@@ -152,7 +151,7 @@ def _learn_mstdp(layer: Any, pre_first: np.ndarray, post_first: np.ndarray, winn
         _remember(unit, *([] if mirror is None else [mirror]), unit_range=True)
         _remember(syn.weight)
     else:  # changed in place: whatever was vouched for before no longer holds
-        for array in arrays:
+        for array in (unit, mirror, syn.weight):
             _VALID.pop(id(array), None)
     return layer._replace(unit=unit, mirror=mirror)
 

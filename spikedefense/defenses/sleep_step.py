@@ -50,7 +50,9 @@ from spikedefense.snn.layers import (
 
 from .sleep_config import SleepConfig
 
-__all__ = ["LayerState", "LayerStats", "init_sleep_state", "sleep_step", "synapse_weight"]
+__all__ = [
+    "LayerState", "LayerStats", "copy_state", "init_sleep_state", "sleep_step", "synapse_weight",
+]  # fmt: skip
 
 
 class LayerState(NamedTuple):
@@ -105,6 +107,19 @@ def init_sleep_state(svae: Any, config: SleepConfig) -> tuple[LayerState, ...]:
             )
         )
     return tuple(state)
+
+
+def copy_state(state: tuple[LayerState, ...]) -> tuple[LayerState, ...]:
+    """A copy of ``state`` with arrays of its own (unit, mirror and propagation weights), to
+    donate to :func:`sleep_step` while the original stays as it is."""
+    return tuple(
+        layer._replace(
+            unit=layer.unit.copy(),
+            mirror=None if layer.mirror is None else layer.mirror.copy(),
+            synapses=layer.synapses._replace(weight=layer.synapses.weight.copy()),
+        )
+        for layer in state
+    )
 
 
 def _refresh(layer: LayerState, unit: np.ndarray, channels: np.ndarray) -> LayerState:
