@@ -8,6 +8,8 @@ training pairs from ``--work`` (linked into a work folder of its own) and runs a
 of ``spikedefense evaluate --profile reproduction --sleep``: the shared Defense-VAE only (no E2E
 copies), clean accuracy on 2,000 stratified test images, gray-box FGSM and RAND+FGSM at
 ε = 0.3 on 500, adaptive PGD on 200; no CW, no black-box substitute. Sleep seeds 0, 1, 2 as there.
+``--protocol full`` runs that profile unreduced instead (E2E copies fine-tuned from this seed's
+Defense-VAE, gray-box CW, the C4 black-box substitute), so its tables match ``results/sleep/``.
 
 Usage::
 
@@ -56,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", required=True, help="this run's own work folder")
     parser.add_argument("--n-sleep", type=int, default=100,
                         help="adversarial training images each VAE sleeps on (default 100)")
+    parser.add_argument("--protocol", choices=("reduced", "full"), default="reduced",
+                        help="reduced (default): no E2E, CW or black-box; full: the whole "
+                        "reproduction sleep protocol")
     args = parser.parse_args(argv)
     if args.vae_seed < 0:
         parser.error("--vae-seed: expected an int >= 0")
@@ -70,16 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     config = make_sleep_config(
         "reproduction", args.dataset, args.out, args.work, command=command
     )
-    evaluation = replace(
-        config.experiment.evaluation,
-        graybox_attacks=("fgsm", "rand-fgsm"),
-        graybox_other_attacks=("fgsm", "rand-fgsm"),
-        adaptive_attacks=("pgd",),
-        substitute=None,
-    )
-    experiment = replace(
-        config.experiment, evaluation=evaluation, e2e=False, vae_seed=args.vae_seed
-    )
+    experiment = replace(config.experiment, vae_seed=args.vae_seed)
+    if args.protocol == "reduced":
+        evaluation = replace(
+            config.experiment.evaluation,
+            graybox_attacks=("fgsm", "rand-fgsm"),
+            graybox_other_attacks=("fgsm", "rand-fgsm"),
+            adaptive_attacks=("pgd",),
+            substitute=None,
+        )
+        experiment = replace(experiment, evaluation=evaluation, e2e=False)
     paths = run_sleep_experiment(replace(config, experiment=experiment, n_sleep=args.n_sleep))
     for kind, path in paths.items():
         print(f"{kind}: {path}")
