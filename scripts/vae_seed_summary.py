@@ -4,10 +4,12 @@ Usage::
 
     python scripts/vae_seed_summary.py --runs results/sleep-vae-seeds --out results/sleep-vae-seeds
 
-``--runs`` holds ``<dataset>/vae-seed-<s>/whitebox.json``. Per dataset, classifier and attack:
-Defense-VAE accuracy per VAE seed, Defense-VAE-Sleep per VAE seed (mean over the sleep seeds),
-their difference Δ per VAE seed, and over the VAE seeds: mean ± population std of each and how
-many VAE seeds show Δ < 0. Writes ``summary.json`` and ``summary.md`` into ``--out``.
+``--runs`` holds ``<dataset>/vae-seed-<s>/whitebox.json`` (and ``blackbox.json`` where the run
+had the black-box substitute). Per dataset, model (the shared Defense-VAE, and its E2E copies
+where the runs have them), classifier and attack: the awake accuracy per VAE seed, the slept one
+per VAE seed (mean over the sleep seeds), their difference Δ per VAE seed, and over the VAE seeds:
+mean ± population std of each and how many VAE seeds show Δ < 0. Writes ``summary.json`` and
+``summary.md`` into ``--out``.
 """
 
 from __future__ import annotations
@@ -23,13 +25,30 @@ ROWS = (
     ("clean", "none", "none"),
     ("gray-box FGSM", "fgsm", "gray-box"),
     ("gray-box RAND+FGSM", "rand-fgsm", "gray-box"),
+    ("gray-box CW", "cw", "gray-box"),
+    ("black-box FGSM", "fgsm", "black-box"),
     ("adaptive PGD", "pgd", "white-box-adaptive"),
     ("worst case (gray-box)", "worst-case", "gray-box"),
+)
+#: (label, awake defense, slept defense) as the records name them.
+MODELS = (
+    ("Defense-VAE", "defense-vae", "defense-vae-sleep"),
+    ("E2E", "defense-vae-e2e", "defense-vae-sleep-e2e"),
 )
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.pstdev(values)
+
+
+def _records(run: Path) -> list[dict]:
+    """The run's gray-box / adaptive records and, where present, its black-box ones (whose
+    clean rows repeat the gray-box table's and are left out)."""
+    records = json.loads((run / "whitebox.json").read_text())
+    if (run / "blackbox.json").is_file():
+        blackbox = json.loads((run / "blackbox.json").read_text())
+        records += [r for r in blackbox if r["threat_model"] == "black-box"]
+    return records
 
 
 def summarise(runs: Path) -> list[dict]:
@@ -39,40 +58,47 @@ def summarise(runs: Path) -> list[dict]:
         for run in sorted(dataset_dir.glob("vae-seed-*")):
             match = re.fullmatch(r"vae-seed-(\d+)", run.name)
             if match and (run / "whitebox.json").is_file():
-                seeds[int(match.group(1))] = json.loads((run / "whitebox.json").read_text())
+                seeds[int(match.group(1))] = _records(run)
         classifiers = sorted({r["classifier"] for recs in seeds.values() for r in recs})
-        for clf in classifiers:
-            for label, attack, threat in ROWS:
-                awake, slept, n = {}, {}, None
-                for seed, records in seeds.items():
-                    for r in records:
-                        if (r["classifier"], r["attack"], r["threat_model"]) != (clf, attack,
-                                                                                  threat):
-                            continue
-                        n = r["n"]
-                        base = r["defense"].split("#")[0]
-                        if base == "defense-vae":
-                            awake[seed] = r["accuracy"]
-                        elif base == "defense-vae-sleep":
-                            slept.setdefault(seed, []).append(r["accuracy"])
-                common = sorted(set(awake) & set(slept))
-                if not common:
-                    continue
-                sleep_mean = {s: statistics.fmean(slept[s]) for s in common}
-                delta = {s: sleep_mean[s] - awake[s] for s in common}
-                rows.append({
-                    "dataset": dataset_dir.name, "classifier": clf, "row": label,
-                    "attack": attack, "threat_model": threat, "n": n, "vae_seeds": common,
-                    "sleep_seeds_per_vae": {s: len(slept[s]) for s in common},
-                    "defense_vae": {s: awake[s] for s in common},
-                    "defense_vae_sleep": sleep_mean,
-                    "delta": delta,
-                    "defense_vae_mean_std": _mean_std([awake[s] for s in common]),
-                    "defense_vae_sleep_mean_std": _mean_std(list(sleep_mean.values())),
-                    "delta_mean_std": _mean_std(list(delta.values())),
-                    "vae_seeds_with_delta_below_0": sum(d < 0 for d in delta.values()),
-                })  # fmt: skip
+        for model, awake_name, slept_name in MODELS:
+            for clf in classifiers:
+                for label, attack, threat in ROWS:
+                    row = _row(seeds, clf, attack, threat, awake_name, slept_name)
+                    if row is not None:
+                        rows.append({"dataset": dataset_dir.name, "model": model,
+                                     "classifier": clf, "row": label, **row})  # fmt: skip
     return rows
+
+
+def _row(seeds: dict[int, list[dict]], clf: str, attack: str, threat: str, awake_name: str,
+         slept_name: str) -> dict | None:  # fmt: skip
+    awake, slept, n = {}, {}, None
+    for seed, records in seeds.items():
+        for r in records:
+            if (r["classifier"], r["attack"], r["threat_model"]) != (clf, attack, threat):
+                continue
+            n = r["n"]
+            base = r["defense"].split("#")[0]
+            if base == awake_name:
+                awake[seed] = r["accuracy"]
+            elif base == slept_name:
+                slept.setdefault(seed, []).append(r["accuracy"])
+    common = sorted(set(awake) & set(slept))
+    if not common:
+        return None
+    sleep_mean = {s: statistics.fmean(slept[s]) for s in common}
+    delta = {s: sleep_mean[s] - awake[s] for s in common}
+    return {
+        "attack": attack, "threat_model": threat, "n": n, "vae_seeds": common,
+        "sleep_seeds_per_vae": {s: len(slept[s]) for s in common},
+        "defense_vae": {s: awake[s] for s in common},
+        "defense_vae_sleep": sleep_mean,
+        "delta": delta,
+        "defense_vae_mean_std": _mean_std([awake[s] for s in common]),
+        "defense_vae_sleep_mean_std": _mean_std(list(sleep_mean.values())),
+        "delta_mean_std": _mean_std(list(delta.values())),
+        "vae_seeds_with_delta_below_0": sum(d < 0 for d in delta.values()),
+    }  # fmt: skip
 
 
 def markdown(rows: list[dict], command: str) -> str:
@@ -82,9 +108,9 @@ def markdown(rows: list[dict], command: str) -> str:
              "VAE seed", ""]  # fmt: skip
     for dataset in sorted({r["dataset"] for r in rows}):
         lines += [f"## {dataset}", "",
-                  "| clf | row | n | Defense-VAE per VAE seed | Sleep per VAE seed | "
-                  "Defense-VAE | Sleep | Δ | seeds with Δ < 0 |",
-                  "|---|---|---:|---|---|---:|---:|---:|---:|"]  # fmt: skip
+                  "| model | clf | row | n | awake per VAE seed | sleep per VAE seed | "
+                  "awake | sleep | Δ | seeds with Δ < 0 |",
+                  "|---|---|---|---:|---|---|---:|---:|---:|---:|"]  # fmt: skip
         for r in (r for r in rows if r["dataset"] == dataset):
             per = " / ".join(f"{r['defense_vae'][s]:.2f}" for s in r["vae_seeds"])
             per_sleep = " / ".join(f"{r['defense_vae_sleep'][s]:.2f}" for s in r["vae_seeds"])
@@ -92,7 +118,8 @@ def markdown(rows: list[dict], command: str) -> str:
             b, sb = r["defense_vae_sleep_mean_std"]
             d, sd = r["delta_mean_std"]
             lines.append(
-                f"| {r['classifier']} | {r['row']} | {r['n']} | {per} | {per_sleep} | "
+                f"| {r['model']} | {r['classifier']} | {r['row']} | {r['n']} | {per} | "
+                f"{per_sleep} | "
                 f"{a:.2f} ± {sa:.2f} | {b:.2f} ± {sb:.2f} | {d:+.2f} ± {sd:.2f} | "
                 f"{r['vae_seeds_with_delta_below_0']}/{len(r['vae_seeds'])} |"
             )
