@@ -1,4 +1,5 @@
-"""scripts/vae_seed_summary.py pairs awake and slept models by VAE seed, per model and threat."""
+"""The study summaries in scripts/: vae_seed_summary pairs awake and slept models by VAE seed (per
+model and threat); sleep_length_summary compares sleeps of several lengths on one awake model."""
 
 from __future__ import annotations
 
@@ -8,15 +9,24 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "vae_seed_summary.py"
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
 def summary():
-    spec = importlib.util.spec_from_file_location("vae_seed_summary", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load("vae_seed_summary")
+
+
+@pytest.fixture(scope="module")
+def length():
+    return _load("sleep_length_summary")
 
 
 def _record(defense, attack, threat, accuracy, clf="C1", n=10):
@@ -73,3 +83,41 @@ def test_seeds_without_both_sides_are_left_out(tmp_path, summary):
     _write_run(tmp_path, 1, [_record("defense-vae", "fgsm", "gray-box", 91.0)])
     (row,) = summary.summarise(tmp_path)
     assert row["vae_seeds"] == [0] and row["delta"] == {0: -10.0}
+
+
+def _layer(width_before, width_after, mean_abs):
+    return {"spikes": 10, "weight_change": {"mean_abs": mean_abs, "fraction_changed": 0.5},
+            "spread_before": {"width": width_before}, "spread_after": {"width": width_after}}
+
+
+def _length_run(root, n_sleep, awake, slept, widths):
+    run = root / "mnist" / f"n-sleep-{n_sleep}"
+    run.mkdir(parents=True)
+    records = [_record("defense-vae", "fgsm", "gray-box", awake)]
+    records += [_record(f"defense-vae-sleep#s{s}", "fgsm", "gray-box", a)
+                for s, a in enumerate(slept)]  # fmt: skip
+    report = {f"defense-vae#s{s}": {"seconds": 1.0, "layers": {"S1": _layer(1.0, w, 0.1)}}
+              for s, w in enumerate(widths)}  # fmt: skip
+    (run / "whitebox.json").write_text(json.dumps(records))
+    (run / "sleep_report.json").write_text(json.dumps(report))
+
+
+def test_sleep_length_deltas_and_widening(tmp_path, length):
+    _length_run(tmp_path, 100, 90.0, (80.0, 84.0), (1.02, 1.04))
+    _length_run(tmp_path, 1000, 90.0, (70.0, 70.0), (1.10, 1.10))
+    runs = length.summarise(tmp_path)
+    assert [r["n_sleep"] for r in runs] == [100, 1000]
+    (short,), (long,) = (r["accuracy"] for r in runs)
+    assert (short["delta"], short["sleep_std"]) == (pytest.approx(-8.0), pytest.approx(2.0))
+    assert long["delta"] == pytest.approx(-20.0)
+    assert runs[0]["weights"][0]["width_growth_percent"] == pytest.approx(3.0)
+    assert runs[1]["weights"][0]["width_growth_percent"] == pytest.approx(10.0)
+    assert "| C1 | gray-box FGSM | 10 | 90.00 | -8.00 (82.00 ± 2.00) | -20.00" in (
+        length.markdown(runs, "cmd"))
+
+
+def test_sleep_length_refuses_runs_with_different_awake_models(tmp_path, length):
+    _length_run(tmp_path, 100, 90.0, (80.0,), (1.0,))
+    _length_run(tmp_path, 1000, 91.0, (80.0,), (1.0,))
+    with pytest.raises(ValueError, match="must share one awake model"):
+        length.summarise(tmp_path)

@@ -1,0 +1,166 @@
+"""Tabulate runs of ``scripts/vae_seed_study.py --n-sleep N``: what a longer sleep does.
+
+Usage::
+
+    python scripts/sleep_length_summary.py --runs results/sleep-length --out results/sleep-length
+
+``--runs`` holds ``<dataset>/n-sleep-<N>/`` run folders (``whitebox.json``, ``sleep_report.json``),
+one Defense-VAE slept on N adversarial images. Per dataset and N: per classifier and attack, the
+awake Defense-VAE's accuracy, the slept one's (mean ± population std over the sleep seeds) and
+Δ = slept − awake; per layer, how much sleep widened the encoder weights (5-95 % width after /
+before − 1, in %, mean over the sleep seeds), the mean |Δw| and the fraction of weights changed.
+Writes ``summary.json`` and ``summary.md`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+ROWS = (
+    ("clean", "none", "none"),
+    ("gray-box FGSM", "fgsm", "gray-box"),
+    ("gray-box RAND+FGSM", "rand-fgsm", "gray-box"),
+    ("adaptive PGD", "pgd", "white-box-adaptive"),
+)
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.pstdev(values)
+
+
+def accuracy_rows(records: list[dict]) -> list[dict]:
+    """Awake vs slept Defense-VAE (shared model only) per classifier and attack of one run."""
+    rows = []
+    for clf in sorted({r["classifier"] for r in records}):
+        for label, attack, threat in ROWS:
+            awake, slept, n = None, [], None
+            for r in records:
+                if (r["classifier"], r["attack"], r["threat_model"]) != (clf, attack, threat):
+                    continue
+                base = r["defense"].split("#")[0]
+                if base == "defense-vae":
+                    awake, n = r["accuracy"], r["n"]
+                elif base == "defense-vae-sleep":
+                    slept.append(r["accuracy"])
+            if awake is None or not slept:
+                continue
+            mean, std = _mean_std(slept)
+            rows.append({"classifier": clf, "row": label, "n": n, "awake": awake,
+                         "sleep_mean": mean, "sleep_std": std, "sleep_seeds": len(slept),
+                         "delta": mean - awake})  # fmt: skip
+    return rows
+
+
+def weight_rows(report: dict) -> list[dict]:
+    """Per encoder layer, mean over the shared Defense-VAE's sleep seeds."""
+    slept = [r for key, r in report.items() if key.split("#")[0] == "defense-vae"]
+    rows = []
+    for name in slept[0]["layers"] if slept else ():
+        layers = [r["layers"][name] for r in slept]
+        growth = [100 * (L["spread_after"]["width"] / L["spread_before"]["width"] - 1)
+                  for L in layers]  # fmt: skip
+        rows.append({
+            "layer": name,
+            "width_growth_percent": statistics.fmean(growth),
+            "mean_abs_change": statistics.fmean(L["weight_change"]["mean_abs"] for L in layers),
+            "fraction_changed": statistics.fmean(
+                L["weight_change"]["fraction_changed"] for L in layers),
+            "spikes": statistics.fmean(L["spikes"] for L in layers),
+        })  # fmt: skip
+    return rows
+
+
+def summarise(runs: Path) -> list[dict]:
+    out = []
+    for dataset_dir in sorted(p for p in runs.iterdir() if p.is_dir()):
+        lengths = {}
+        for run in dataset_dir.iterdir():
+            match = re.fullmatch(r"n-sleep-(\d+)", run.name)
+            if match and (run / "whitebox.json").is_file():
+                lengths[int(match.group(1))] = run
+        awake: dict[tuple[str, str], float] = {}
+        for n_sleep in sorted(lengths):
+            run = lengths[n_sleep]
+            report = json.loads((run / "sleep_report.json").read_text())
+            accuracy = accuracy_rows(json.loads((run / "whitebox.json").read_text()))
+            for a in accuracy:  # every N must start from the same awake model
+                seen = awake.setdefault((a["classifier"], a["row"]), a["awake"])
+                if seen != a["awake"]:
+                    raise ValueError(
+                        f"{run}: awake Defense-VAE {a['classifier']} {a['row']} is "
+                        f"{a['awake']}, another run of {dataset_dir.name} has {seen}: the runs "
+                        "must share one awake model"
+                    )
+            out.append({
+                "dataset": dataset_dir.name, "n_sleep": n_sleep,
+                "accuracy": accuracy,
+                "weights": weight_rows(report),
+                "sleep_seconds": statistics.fmean(
+                    r["seconds"] for k, r in report.items() if k.split("#")[0] == "defense-vae"),
+            })  # fmt: skip
+    return out
+
+
+def _cell(a: dict | None) -> str:
+    if a is None:
+        return "-"
+    return f"{a['delta']:+.2f} ({a['sleep_mean']:.2f} ± {a['sleep_std']:.2f})"
+
+
+def markdown(runs: list[dict], command: str) -> str:
+    lines = ["# A longer sleep", "", f"- command: `{command}`",
+             "- accuracy %; sleep = mean ± population std over the sleep seeds; Δ = sleep − "
+             "awake Defense-VAE (the same awake model for every N)", ""]  # fmt: skip
+    for dataset in sorted({r["dataset"] for r in runs}):
+        mine = [r for r in runs if r["dataset"] == dataset]
+        lengths = [r["n_sleep"] for r in mine]
+        lines += [f"## {dataset}", "", "Δ (points) by the number of images slept on:", "",
+                  "| clf | row | n | awake | " + " | ".join(f"N = {n}" for n in lengths) + " |",
+                  "|---|---|---:|---:|" + "---:|" * len(lengths)]  # fmt: skip
+        by_run = [{(a["classifier"], a["row"]): a for a in r["accuracy"]} for r in mine]
+        for row in mine[0]["accuracy"]:
+            key = (row["classifier"], row["row"])
+            cells = [_cell(a.get(key)) for a in by_run]
+            lines.append(f"| {row['classifier']} | {row['row']} | {row['n']} | "
+                         f"{row['awake']:.2f} | " + " | ".join(cells) + " |")  # fmt: skip
+        lines += ["", "Encoder weights after sleep (mean over the sleep seeds):", "",
+                  "| N | sleep s | " + " | ".join(
+                      f"{w['layer']} width +% / mean abs Δw / changed"
+                      for w in mine[0]["weights"]) + " |",
+                  "|---:|---:|" + "---|" * len(mine[0]["weights"])]  # fmt: skip
+        for r in mine:
+            cells = [f"{w['width_growth_percent']:+.2f} / {w['mean_abs_change']:.1e} / "
+                     f"{w['fraction_changed']:.2f}" for w in r["weights"]]  # fmt: skip
+            lines.append(f"| {r['n_sleep']} | {r['sleep_seconds']:.1f} | "
+                         + " | ".join(cells) + " |")  # fmt: skip
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    from spikedefense._atomic import atomic_write_text
+
+    runs = summarise(Path(args.runs))
+    if not runs:
+        parser.error(f"--runs: no <dataset>/n-sleep-<N>/whitebox.json under {args.runs}")
+    command = "python scripts/sleep_length_summary.py " + " ".join(argv or sys.argv[1:])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "summary.json", json.dumps({"command": command, "runs": runs},
+                                                       indent=1))  # fmt: skip
+    atomic_write_text(out / "summary.md", markdown(runs, command))
+    print(markdown(runs, command))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
