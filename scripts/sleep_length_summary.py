@@ -14,7 +14,6 @@ Writes ``summary.json`` and ``summary.md`` into ``--out``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import statistics
@@ -143,23 +142,10 @@ def markdown(runs: list[dict], command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    from spikedefense._atomic import atomic_write_text
+    from vae_seed_summary import summary_main  # scripts/ is on sys.path when run as a script
 
-    runs = summarise(Path(args.runs))
-    if not runs:
-        parser.error(f"--runs: no <dataset>/n-sleep-<N>/whitebox.json under {args.runs}")
-    command = "python scripts/sleep_length_summary.py " + " ".join(argv or sys.argv[1:])
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "summary.json", json.dumps({"command": command, "runs": runs},
-                                                       indent=1))  # fmt: skip
-    atomic_write_text(out / "summary.md", markdown(runs, command))
-    print(markdown(runs, command))
-    return 0
+    return summary_main(argv, __doc__, "sleep_length_summary.py",
+                        "<dataset>/n-sleep-<N>/whitebox.json", "runs", summarise, markdown)
 
 
 if __name__ == "__main__":

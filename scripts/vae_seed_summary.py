@@ -20,6 +20,7 @@ import re
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 ROWS = (
     ("clean", "none", "none"),
@@ -127,24 +128,34 @@ def markdown(rows: list[dict], command: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def summary_main(argv: list[str] | None, doc: str, script: str, layout: str, key: str,
+                 summarise: Any, markdown: Any) -> int:  # fmt: skip
+    """The command line shared by the study summaries: ``--runs`` -> ``summarise`` ->
+    ``--out/summary.json`` (``{"command", key: ...}``) and ``--out/summary.md``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--runs", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     from spikedefense._atomic import atomic_write_text
 
+    if not Path(args.runs).is_dir():
+        parser.error(f"--runs: {args.runs} is not a folder")
     rows = summarise(Path(args.runs))
     if not rows:
-        parser.error(f"--runs: no <dataset>/vae-seed-<s>/whitebox.json under {args.runs}")
-    command = "python scripts/vae_seed_summary.py " + " ".join(argv or sys.argv[1:])
+        parser.error(f"--runs: no {layout} under {args.runs}")
+    command = f"python scripts/{script} " + " ".join(argv or sys.argv[1:])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "summary.json", json.dumps({"command": command, "rows": rows},
+    atomic_write_text(out / "summary.json", json.dumps({"command": command, key: rows},
                                                        indent=1))  # fmt: skip
     atomic_write_text(out / "summary.md", markdown(rows, command))
     print(markdown(rows, command))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return summary_main(argv, __doc__, "vae_seed_summary.py",
+                        "<dataset>/vae-seed-<s>/whitebox.json", "rows", summarise, markdown)
 
 
 if __name__ == "__main__":
