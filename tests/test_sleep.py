@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -144,6 +146,112 @@ def test_interrupted_sleep_resumes_to_the_same_weights(svae, images, slept, tmp_
     assert np.array_equal(finished.winners["S1"], resumed.winners["S1"])
     with pytest.raises(ValueError, match="another sleep run"):
         sleep(svae, images, SleepConfig(seed=9), progress=False, checkpoint=stem)
+
+
+def _interrupt_at(monkeypatch, module, name, call):
+    """Make ``module.name`` raise KeyboardInterrupt on its ``call``-th call."""
+    calls = {"n": 0}
+    real = getattr(module, name)
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, interrupted)
+
+
+def _sleep_module():
+    import importlib
+
+    return importlib.import_module("spikedefense.defenses.sleep")
+
+
+def test_resume_inside_the_recorded_images_returns_the_whole_record(svae, images, tmp_path,
+                                                                    monkeypatch):  # fmt: skip
+    whole = sleep(svae, images, progress=False, record_images=3)
+    stem = tmp_path / "sleep"  # a Path works as a stem too
+    _interrupt_at(monkeypatch, _sleep_module(), "sleep_step", 4)  # after 3 of 4 images
+    with pytest.raises(KeyboardInterrupt):
+        sleep(svae, images, progress=False, checkpoint=stem, checkpoint_every=1,
+              record_images=3)  # fmt: skip
+    monkeypatch.undo()
+    resumed = sleep(svae, images, progress=False, checkpoint=stem, checkpoint_every=1,
+                    record_images=3)  # fmt: skip
+    # No checkpoint among the recorded images: it went back to their start (image 1).
+    assert resumed.report.resumed_from == 1
+    for name in SLEEPING:
+        assert resumed.records[name].steps == 3 * 15
+        assert np.array_equal(resumed.records[name].to_dense(), whole.records[name].to_dense())
+        assert np.array_equal(resumed.winners[name], whole.winners[name])
+    again = sleep(svae, images, progress=False, checkpoint=stem, record_images=3)
+    assert again.report.resumed_from == 4
+    assert np.array_equal(again.records["S3"].to_dense(), whole.records["S3"].to_dense())
+    with pytest.raises(ValueError, match="recorded 3 images, 1 were asked for"):
+        sleep(svae, images, progress=False, checkpoint=stem, record_images=1)
+
+
+@pytest.mark.parametrize("crash", ["before the sidecar", "after the sidecar"])
+def test_a_save_interrupted_anywhere_resumes(svae, images, slept, tmp_path, monkeypatch, crash):
+    import importlib
+
+    module = importlib.import_module("spikedefense.defenses.sleep_checkpoint")
+    if crash == "before the sidecar":  # the new weights are written, the sidecar is not
+        _interrupt_at(monkeypatch, module, "atomic_write_text", 2)
+        expected = 1
+    else:  # the sidecar names the new weights, which are not in place yet
+        # os.replace runs three times a save (new weights, sidecar, moving the weights in
+        # place): the 6th call is the second save's last step.
+        _interrupt_at(monkeypatch, module.os, "replace", 6)
+        expected = 2
+    stem = str(tmp_path / "sleep")
+    with pytest.raises(KeyboardInterrupt):
+        sleep(svae, images, progress=False, checkpoint=stem, checkpoint_every=1,
+              record_images=2)  # fmt: skip
+    monkeypatch.undo()
+    resumed = sleep(svae, images, progress=False, checkpoint=stem, checkpoint_every=1,
+                    record_images=2)  # fmt: skip
+    assert resumed.report.resumed_from == expected
+    for name in (*SLEEPING, *MIRRORS.values()):
+        assert np.array_equal(resumed.svae[name].weight, slept.svae[name].weight)
+    assert np.array_equal(resumed.records["S1"].to_dense(), slept.records["S1"].to_dense())
+
+
+def test_checkpoint_identity_covers_biases_but_not_the_backend(svae, images, tmp_path):
+    from spikedefense.defenses.sleep_checkpoint import fingerprint
+
+    x = images.numpy()
+    assert fingerprint(svae, x, SleepConfig(backend="cpu")) == fingerprint(
+        svae, x, SleepConfig(backend="cuda"))  # same weights on both: either may resume
+    stem = str(tmp_path / "sleep")
+    sleep(svae, images[:1], progress=False, checkpoint=stem)
+    s1 = svae["S1"]
+    other_bias = svae.replace_layers(dataclasses.replace(s1, bias=s1.bias + 0.01))
+    with pytest.raises(ValueError, match="another sleep run"):
+        sleep(other_bias, images[:1], progress=False, checkpoint=stem)
+
+
+def test_records_left_by_another_run_are_not_returned(svae, images, tmp_path):
+    stem = tmp_path / "sleep"
+    sleep(svae, images[:2], progress=False, checkpoint=stem, record_images=1)
+    for suffix in (".json", ".safetensors"):  # the records file stays behind
+        (tmp_path / f"sleep{suffix}").unlink()
+    other = SleepConfig(seed=4)
+    fresh = sleep(svae, images[:2], other, progress=False, checkpoint=stem, record_images=0)
+    finished = sleep(svae, images[:2], other, progress=False, checkpoint=stem, record_images=0)
+    assert fresh.records == finished.records == {}
+    (tmp_path / "sleep.spikes.npz").write_bytes(b"not the records")
+    with pytest.raises(ValueError, match="recorded 0 images"):
+        sleep(svae, images[:2], other, progress=False, checkpoint=stem, record_images=1)
+
+
+def test_finished_run_refuses_a_records_file_it_did_not_write(svae, images, tmp_path):
+    stem = tmp_path / "sleep"
+    sleep(svae, images[:1], progress=False, checkpoint=stem, record_images=1)
+    (tmp_path / "sleep.spikes.npz").write_bytes(b"something else")
+    with pytest.raises(ValueError, match="spikes.npz is missing or is not the one"):
+        sleep(svae, images[:1], progress=False, checkpoint=stem, record_images=1)
 
 
 def test_tadros_rule_changes_only_winner_maps(svae, images):

@@ -12,9 +12,11 @@ not the run was interrupted and resumed.
 
 Checkpoint: with ``checkpoint=stem`` the state is written atomically every
 ``checkpoint_every`` images (``stem.safetensors`` + ``stem.json``); a rerun with the same SVAE,
-images and config continues where it stopped; a checkpoint of another run is refused. The spike
-records of the last images are kept beside it (``stem.spikes.npz``), so a finished run resumed
-again returns them too.
+images and config continues where it stopped (on either backend); a checkpoint of another run is
+refused. The last ``record_images`` images are recorded in one go: no checkpoint is written
+among them except at their start and at the end, so a resumed run never returns a partial
+record. A finished run keeps its records beside the checkpoint (``stem.spikes.npz``, bound to it
+by its SHA-256), so running it again returns them too.
 
 Shapes: ``images`` float ``[N, 1, 28, 28]`` in [0, 1] (for Defense-VAE-Sleep: adversarial
 images x*). Returns a :class:`SleepResult`.
@@ -31,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +44,13 @@ import torch
 from spikedefense.snn.record import SpikeRecord
 from spikedefense.viz.weights import weight_spread
 
-from .sleep_checkpoint import fingerprint, load_sleep_checkpoint, save_sleep_checkpoint
+from .sleep_checkpoint import (
+    file_sha256,
+    fingerprint,
+    load_sleep_checkpoint,
+    records_path,
+    save_sleep_checkpoint,
+)
 from .sleep_config import SleepConfig, check_sleep_config
 from .sleep_step import LayerState, copy_state, init_sleep_state, sleep_step
 
@@ -149,7 +158,7 @@ def sleep(
     images: torch.Tensor,
     config: SleepConfig = SleepConfig(),
     *,
-    checkpoint: str | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 100,
     progress: bool = True,
     record_images: int = 1,
@@ -178,6 +187,13 @@ def sleep(
     config = check_sleep_config(config)
     _check_int("checkpoint_every", checkpoint_every, minimum=1)
     _check_int("record_images", record_images, minimum=0)
+    if checkpoint is not None:
+        if not isinstance(checkpoint, (str, os.PathLike)):
+            raise TypeError(
+                f"checkpoint: expected a path stem (str or os.PathLike) or None, got "
+                f"{type(checkpoint).__name__}"
+            )
+        checkpoint = os.fspath(checkpoint)
     if config.backend == "cuda":
         from spikedefense.kernels.dispatch import resolve_backend
 
@@ -194,19 +210,22 @@ def sleep(
         for layer in state
     }
     identity = fingerprint(svae, x, config)
-    before = 0.0  # seconds spent by the runs this one resumes
+    total = config.epochs * len(x)
+    before, meta = 0.0, None  # seconds spent by the runs this one resumes; their sidecar
     if checkpoint is not None:
         loaded = load_sleep_checkpoint(checkpoint, identity, start)
         if loaded is not None:
-            state, done, counts, before = loaded
+            state, done, counts, before, meta = loaded
     state = copy_state(state)  # the loop donates it to each step; ``start`` stays as it was
-    total = config.epochs * len(x)
+    window = total - record_images  # the recorded images are done..total from here on
     resumed_from, began, spent = done, time.perf_counter(), before
     rasters: list[dict[str, Any]] = []
+    records: dict[str, SpikeRecord] = {}
+    winners: dict[str, np.ndarray] = {}
     with tqdm(total=total, initial=done, desc="sleep", disable=not progress) as bar:
         while done < total:
             epoch, index = divmod(done, len(x))
-            keep = record_images > 0 and done >= total - record_images
+            keep = record_images > 0 and done >= window
             state, stats = sleep_step(state, x[index], image_seed(config.seed, epoch, index),
                                       config, keep_spikes=keep, donate=True)  # fmt: skip
             for name, st in stats.items():
@@ -219,14 +238,22 @@ def sleep(
             done += 1
             bar.update(1)
             spent = before + time.perf_counter() - began
-            if checkpoint is not None and (done % checkpoint_every == 0 or done == total):
+            if checkpoint is None:
+                continue
+            if done == total:
+                records, winners = _records(rasters, config.steps)
+                kept = _keep_records(checkpoint, records, winners, len(rasters))
+                save_sleep_checkpoint(checkpoint, identity, state, done, counts, spent, kept)
+            elif done == window or (done % checkpoint_every == 0 and done < window):
                 save_sleep_checkpoint(checkpoint, identity, state, done, counts, spent)
+    if resumed_from == total and record_images and checkpoint is not None and meta is not None:
+        # A finished run again: nothing ran; its records were kept.
+        records, winners = _load_kept_records(checkpoint, meta, record_images)
+    elif checkpoint is None:
+        records, winners = _records(rasters, config.steps)
     slept = _apply(svae, state, start)
     report = SleepReport(len(x), config.epochs, spent, config.to_dict(),
                          _layer_reports(svae, slept, state, counts), resumed_from)  # fmt: skip
-    records, winners = _records(rasters, config.steps)
-    if checkpoint is not None:
-        records, winners = _kept_records(checkpoint, records, winners)
     return SleepResult(slept, report, records, winners, svae)
 
 
@@ -259,20 +286,38 @@ def _layer_reports(svae: Any, slept: Any, state: tuple[LayerState, ...],
     return layers
 
 
-def _kept_records(checkpoint: str, records: dict[str, SpikeRecord],
-                  winners: dict[str, np.ndarray]) -> tuple[dict[str, SpikeRecord],
-                                                           dict[str, np.ndarray]]:  # fmt: skip
-    """Keep the recorded spikes beside the checkpoint, so that a run resumed after the recorded
-    images still returns them (their identity is the checkpoint's)."""
-    from pathlib import Path
+def _keep_records(
+    checkpoint: str, records: dict[str, SpikeRecord], winners: dict[str, np.ndarray], images: int
+) -> tuple[int, str] | None:
+    """Write a finished run's records (of ``images`` images) beside its checkpoint;
+    ``(images, SHA-256)`` for the sidecar, None when nothing was recorded."""
+    from spikedefense.snn.record import save_records
 
-    from spikedefense.snn.record import load_records, save_records
+    if not records:
+        return None
+    path = records_path(checkpoint)
+    save_records(path, list(records.values()), winners)
+    return images, file_sha256(path)
 
-    path = Path(f"{checkpoint}.spikes.npz")
-    if records:
-        save_records(path, list(records.values()), winners)
-        return records, winners
-    if path.exists():
-        loaded, kept = load_records(path)
-        return {r.name: r for r in loaded}, kept
-    return records, winners
+
+def _load_kept_records(checkpoint: str, meta: dict[str, Any],
+                       record_images: int) -> tuple[dict[str, SpikeRecord],
+                                                    dict[str, np.ndarray]]:  # fmt: skip
+    """The records a finished run kept, checked against its sidecar."""
+    from spikedefense.snn.record import load_records
+
+    path = records_path(checkpoint)
+    kept = meta.get("record_images")
+    if kept != record_images:
+        raise ValueError(
+            f"record_images: the finished run at checkpoint {checkpoint!r} recorded "
+            f"{kept or 0} images, {record_images} were asked for; ask for {kept or 0} or "
+            f"remove its files to sleep again"
+        )
+    if not path.exists() or file_sha256(path) != meta.get("records_sha256"):
+        raise ValueError(
+            f"checkpoint: {path} is missing or is not the one its finished run wrote; "
+            f"remove the checkpoint's files (json, safetensors, spikes.npz) to sleep again"
+        )
+    loaded, kept_winners = load_records(path)
+    return {r.name: r for r in loaded}, kept_winners
