@@ -81,13 +81,14 @@ def _sleep_defenses(
                 key = (id(awake.vae), seed)
                 tag = awake.name if awake.name == "defense-vae" else f"{awake.name}-{clf}"
                 if key not in slept_by_vae:
+                    run = _run_key(awake.vae, calibration, images, sleep_config, config.percentile)
                     slept, result = defense_vae_sleep(
                         awake,
                         calibration,
                         images,
                         sleep_config,
                         percentile=config.percentile,
-                        checkpoint=str(work / f"sleep-{tag}-s{seed}"),
+                        checkpoint=str(work / f"sleep-{tag}-s{seed}-{run}"),
                         progress=progress,
                     )
                     slept_by_vae[key] = slept.vae
@@ -95,6 +96,26 @@ def _sleep_defenses(
                 name = awake.name.replace("defense-vae", "defense-vae-sleep", 1) + f"#s{seed}"
                 added[clf].append(DefenseVAE(slept_by_vae[key], awake.classifier, name))
     return {clf: [*defenses[clf], *added[clf]] for clf in defenses}, results
+
+
+def _run_key(vae: Any, calibration: torch.Tensor, images: torch.Tensor, sleep_config: Any,
+             percentile: float) -> str:  # fmt: skip
+    """12 hex digits naming one sleep run (awake VAE, images, settings; not the backend), so
+    that a run with other models, images or settings gets checkpoints of its own instead of
+    meeting those of an earlier run."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256()
+    for name, tensor in vae.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    for tensor in (calibration, images):
+        digest.update(repr(tuple(tensor.shape)).encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    settings = {k: v for k, v in sleep_config.to_dict().items() if k != "backend"}
+    digest.update(json.dumps([settings, percentile], sort_keys=True).encode())
+    return digest.hexdigest()[:12]
 
 
 def base_defense(name: str) -> tuple[str, int | None]:
