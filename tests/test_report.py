@@ -214,6 +214,29 @@ def test_plot_accuracy_vs_epsilon(tmp_path: Path) -> None:
     plt.close("all")
 
 
+def test_plot_accuracy_vs_epsilon_averages_seeds_of_one_defense() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from spikedefense.viz import plot_accuracy_vs_epsilon
+
+    records = [rec(defense="defense-vae", accuracy=95.0)]
+    for seed, (clean, attacked) in enumerate([(98.0, 80.0), (96.0, 84.0), (97.0, 88.0)]):
+        name = f"defense-vae-sleep#s{seed}"
+        records += [rec(defense=name, attack="none", epsilon=0.0, threat_model="none",
+                        accuracy=clean), rec(defense=name, accuracy=attacked)]  # fmt: skip
+    ax = plot_accuracy_vs_epsilon(records)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"C1 / defense-vae / fgsm (gray-box)",
+                          "C1 / defense-vae-sleep / fgsm (gray-box), mean of 3 seeds"}  # fmt: skip
+    slept = lines["C1 / defense-vae-sleep / fgsm (gray-box), mean of 3 seeds"]
+    assert list(slept.get_xdata()) == [0.0, 0.3]
+    assert list(slept.get_ydata()) == [97.0, 84.0]
+    plt.close("all")
+
+
 def test_cells_pool_runs_by_n() -> None:
     runs = [rec(accuracy=90.0, n=100, seed=0), rec(accuracy=98.0, n=300, seed=1)]
     assert "96.00 [pooled over 2 runs] (seed 95.92)" in markdown_report(runs, "Pooled")

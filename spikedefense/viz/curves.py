@@ -1,7 +1,9 @@
 """Robustness curves: accuracy (%) against the attack budget ε, one line per series.
 
 A series is one (classifier, defense, attack, threat model) — and dataset, when the records mix
-datasets. Points measured several times (e.g. several seeds) are averaged. Colour follows the
+datasets. Points measured several times are averaged; a seed tag at the end of a defense's name
+(``defense-vae-sleep#s2``, as the sleep experiment names its runs) is left out of the series, so
+the seeds of one defense make one line, labelled with their number. Colour follows the
 series, the marker the attack, the line style the threat model, so a gray-box curve and its
 adaptive counterpart are told apart at a glance.
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
@@ -40,6 +43,8 @@ class AccuracyPoint(Protocol):
     @property
     def accuracy(self) -> float: ...
 
+
+_SEED_TAG = re.compile(r"#s(\d+)$")
 
 _LINESTYLES = {"gray-box": "-", "white-box": "-", "white-box-adaptive": "--", "black-box": ":"}
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
@@ -97,14 +102,19 @@ def plot_accuracy_vs_epsilon(
     clean: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for r in pool:
         if r.threat_model == "none":
-            clean[(r.dataset, r.classifier, r.defense)].append(float(r.accuracy))
+            clean[(r.dataset, r.classifier, _SEED_TAG.sub("", r.defense))].append(float(r.accuracy))
     series: dict[tuple[str, str, str, str, str], dict[float, list[float]]] = defaultdict(
         lambda: defaultdict(list)
     )
+    seeds: dict[tuple[str, str, str, str, str], set[str]] = defaultdict(set)
     for r in pool:
         if r.threat_model != "none" and keep(r.attack):
-            key = (r.dataset, r.classifier, r.defense, r.attack, r.threat_model)
+            defense = _SEED_TAG.sub("", r.defense)
+            key = (r.dataset, r.classifier, defense, r.attack, r.threat_model)
             series[key][round(float(r.epsilon), 6)].append(float(r.accuracy))
+            tag = _SEED_TAG.search(r.defense)
+            if tag:
+                seeds[key].add(tag.group(1))
     if not series:
         raise ValueError(
             "records: no attack records left after the classifier / attack_filter selection"
@@ -120,6 +130,8 @@ def plot_accuracy_vs_epsilon(
         eps = sorted(points)
         acc = [sum(points[e]) / len(points[e]) for e in eps]
         label = f"{clf} / {defense} / {attack} ({threat})"
+        if len(seeds[key]) > 1:
+            label += f", mean of {len(seeds[key])} seeds"
         if several_datasets:
             label = f"{dataset}: {label}"
         ax.plot(
