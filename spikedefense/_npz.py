@@ -27,6 +27,12 @@ def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) ->
 def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """All arrays of an ``.npz``, in the file's order; unreadable files become a ValueError."""
     try:
+        with open(path, "rb") as handle:
+            head = handle.read(6)
+        if head.startswith(b"\x93NUMPY"):
+            raise ValueError("a single .npy array, not an .npz archive")
+        if not head.startswith(b"PK"):  # every zip archive, an .npz among them, starts so
+            raise ValueError("not an .npz archive: no zip signature at its start")
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             raise ValueError("a single .npy array, not an .npz archive")

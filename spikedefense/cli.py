@@ -240,10 +240,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    from spikedefense.kernels.dispatch import BackendUnavailableError
+
     try:
         return int(args.run(args, argv))
-    except (FileNotFoundError, ValueError) as error:
-        # Bad data paths, refused checkpoints, bad settings: a message, not a traceback.
+    except (OSError, ValueError, BackendUnavailableError) as error:
+        # Bad data paths, unwritable output folders, refused checkpoints, bad settings, a
+        # backend that cannot run here: a message, not a traceback.
         parser.exit(2, f"spikedefense {args.command}: error: {error}\n")
 
 

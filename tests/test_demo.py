@@ -51,5 +51,8 @@ def test_demo_quick_writes_the_report_folder(tmp_path):
 def test_cli_sleep_options_are_checked(tmp_path):
     bad = _cli("demo", "--backend", "gpu", "--out", str(tmp_path))
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+    (tmp_path / "a-file").write_text("")
+    bad = _cli("demo", "--quick", "--out", str(tmp_path / "a-file"), "--quiet")
+    assert bad.returncode == 2 and "a-file" in bad.stderr and "Traceback" not in bad.stderr
     bad = _cli("evaluate", "--sleep", "--profile", "reference", "--out", str(tmp_path))
     assert bad.returncode == 2 and "--profile" in bad.stderr and "Traceback" not in bad.stderr

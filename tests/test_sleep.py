@@ -343,3 +343,24 @@ def test_bad_arguments(svae, images):
         sleep(svae, images, progress=False, checkpoint_every=0)
     with pytest.raises(TypeError, match="defense"):
         defense_vae_sleep(random_vae(), images, images, progress=False)
+    with pytest.raises(TypeError, match="checkpoint: expected a path stem"):
+        sleep(svae, images, progress=False, checkpoint=5)
+    with pytest.raises(ValueError, match="config.k: layer S4 has 256 feature maps"):
+        sleep(svae, images, SleepConfig(k=(5, 5, 8, 257)), progress=False)
+
+
+def test_sleep_step_bad_image_or_mismatched_state(svae, images):
+    state = init_sleep_state(svae, SleepConfig())
+    with pytest.raises(ValueError, match=r"image: expected one image \[C, H, W\]"):
+        sleep_step(state, images[0, 0].numpy(), 0, SleepConfig())
+    two = SleepConfig(layers=("S1", "S2"), thresholds=(36.0, 23.0), k=(5, 5), radius=(3, 2))
+    with pytest.raises(ValueError, match="state: its layers"):
+        sleep_step(state, images[0].numpy(), 0, two)
+
+
+def test_numpy_numbers_in_the_config_are_accepted(svae, images, slept):
+    config = SleepConfig(steps=np.int64(15), seed=np.int64(0), k=tuple(np.array([5, 5, 8, 1])),
+                         thresholds=tuple(np.array([36.0, 23.0, 23.0, 36.0])))  # fmt: skip
+    result = sleep(svae, images, config, progress=False)
+    assert result.report.config["steps"] == 15 and type(result.report.config["steps"]) is int
+    assert np.array_equal(result.svae["S2"].weight, slept.svae["S2"].weight)

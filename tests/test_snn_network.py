@@ -105,3 +105,9 @@ def test_bad_arguments(models):
         SpikingVAE(svae, thresholds={"mu": 2.0})
     with pytest.raises(ValueError, match="images"):
         SpikingVAE(svae).run(torch.rand(1, 1, 28, 28) + 1, 4)
+    with pytest.raises(ValueError, match=r"images: expected shape \[B, 1, 28, 28\]"):
+        SpikingVAE(svae).run(torch.rand(2, 1, 14, 14), 4)
+    with pytest.raises(ValueError, match=r"images: expected shape \[B, 1, 28, 28\]"):
+        reconstruction_error_table(vae, svae, torch.rand(2, 1, 14, 14), (4,))
+    with pytest.raises(ValueError, match=r"thresholds\['S2'\]: expected a finite number > 0"):
+        SpikingVAE(svae, thresholds={"S2": -1.0})

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from spikedefense.kernels import STDPParams, TadrosParams
 from spikedefense.kernels.dispatch import BACKENDS
 from spikedefense.kernels.params import check_stdp_params, check_tadros_params
@@ -55,6 +57,11 @@ class SleepConfig(NamedTuple):
     backend: str = "cpu"
 
     def layer(self, name: str) -> LayerSleep:
+        if name not in self.layers:
+            raise ValueError(
+                f"config.layers: {tuple(self.layers)} has no layer {name!r} (the sleep state and "
+                f"the config must name the same layers; build the state with init_sleep_state)"
+            )
         i = self.layers.index(name)
         return LayerSleep(float(self.thresholds[i]), int(self.k[i]), int(self.radius[i]))
 
@@ -68,12 +75,13 @@ class SleepConfig(NamedTuple):
 
 
 def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"config.{name}: expected an int >= {minimum}, got {value!r}")
 
 
 def check_sleep_config(config: Any) -> SleepConfig:
-    """``config`` if it is a valid :class:`SleepConfig`; otherwise a clear error."""
+    """``config`` with plain Python numbers (NumPy integers and floats are accepted) if it is a
+    valid :class:`SleepConfig`; otherwise a clear error."""
     if not isinstance(config, SleepConfig):
         raise TypeError(f"config: expected a SleepConfig, got {type(config).__name__}")
     _positive_int("steps", config.steps)
@@ -96,7 +104,8 @@ def check_sleep_config(config: Any) -> SleepConfig:
                 f"layer), got {getattr(config, field)!r}"
             )
     for t in config.thresholds:
-        if not (isinstance(t, (int, float)) and math.isfinite(t) and t > 0):
+        number = isinstance(t, (int, float, np.integer, np.floating)) and not isinstance(t, bool)
+        if not (number and math.isfinite(t) and t > 0):
             raise ValueError(f"config.thresholds: expected finite numbers > 0, got {t!r}")
     for name in ("k", "radius"):
         for v in getattr(config, name):
@@ -107,4 +116,8 @@ def check_sleep_config(config: Any) -> SleepConfig:
         raise ValueError(f"config.backend: expected one of {BACKENDS}, got {config.backend!r}")
     check_stdp_params(config.stdp)
     check_tadros_params(config.tadros)
-    return config
+    return config._replace(
+        steps=int(config.steps), epochs=int(config.epochs), seed=int(config.seed),
+        layers=tuple(config.layers), thresholds=tuple(float(t) for t in config.thresholds),
+        k=tuple(int(v) for v in config.k), radius=tuple(int(v) for v in config.radius),
+    )  # fmt: skip

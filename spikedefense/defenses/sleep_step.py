@@ -48,7 +48,7 @@ from spikedefense.snn.layers import (
     potential_at_first_spike,
 )
 
-from .sleep_config import SleepConfig
+from .sleep_config import SleepConfig, check_sleep_config
 
 __all__ = [
     "LayerState", "LayerStats", "copy_state", "init_sleep_state", "sleep_step", "synapse_weight",
@@ -84,9 +84,25 @@ def synapse_weight(unit: np.ndarray, unit_range: float, threshold: float) -> np.
 
 
 def init_sleep_state(svae: Any, config: SleepConfig) -> tuple[LayerState, ...]:
-    """The sleep state of ``svae``'s encoder layers named in ``config.layers``."""
-    from spikedefense.convert import MIRRORS
+    """The sleep state of ``svae``'s encoder layers named in ``config.layers``.
 
+    Raises:
+        TypeError: ``svae`` is not an SVAE or ``config`` not a SleepConfig.
+        ValueError: a bad config, or a ``config.k`` above its layer's number of feature maps
+            (k-WTA takes at most one winner per map).
+    """
+    from spikedefense.convert import MIRRORS, SVAE
+
+    if not isinstance(svae, SVAE):
+        raise TypeError(f"svae: expected an SVAE, got {type(svae).__name__}")
+    config = check_sleep_config(config)
+    for name, k in zip(config.layers, config.k, strict=True):
+        maps = svae[name].weight.shape[0]
+        if k > maps:
+            raise ValueError(
+                f"config.k: layer {name} has {maps} feature maps (one winner each at most), "
+                f"got k = {k}"
+            )
     state = []
     for name in config.layers:
         layer, setting = svae[name], config.layer(name)
@@ -210,7 +226,21 @@ def sleep_step(
     then the caller gives ``state`` up and must not use it again; the CPU step updates its
     arrays in place rather than copying them (what :func:`.sleep.sleep` does with a state of
     its own). The returned state and stats are the same either way.
+
+    Raises:
+        ValueError: ``image`` is not one image ``[C, H, W]``, or ``state`` and ``config`` name
+            different layers (kernels raise for shapes, dtypes and values).
     """
+    if np.ndim(image) != 3:
+        raise ValueError(
+            f"image: expected one image [C, H, W] (e.g. [1, 28, 28]), got shape {np.shape(image)}"
+        )
+    names = tuple(getattr(layer, "name", None) for layer in state)
+    if names != tuple(config.layers):
+        raise ValueError(
+            f"state: its layers {names} are not config.layers {tuple(config.layers)}; build the "
+            f"state with init_sleep_state(svae, config)"
+        )
     if config.backend == "cpu":  # the same results from one fused pass per layer
         from .sleep_cpu import sleep_step_cpu, supports
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -60,7 +61,9 @@ def evaluation_identity(config: Any, classifiers: Mapping[str, nn.Module],
     return digest.hexdigest()
 
 
-def save_progress(path: str | Path, identity: str, done: Sequence[str], result: Any) -> None:
+def save_progress(
+    path: str | os.PathLike[str], identity: str, done: Sequence[str], result: Any
+) -> None:
     """Write the records of the finished classifiers ``done`` atomically."""
     from .._atomic import atomic_write_text
 
@@ -74,7 +77,9 @@ def save_progress(path: str | Path, identity: str, done: Sequence[str], result: 
     atomic_write_text(path, json.dumps(payload))
 
 
-def load_progress(path: str | Path, identity: str) -> tuple[list[str], dict[str, list[Record]]]:
+def load_progress(
+    path: str | os.PathLike[str], identity: str
+) -> tuple[list[str], dict[str, list[Record]]]:
     """``(done classifiers, records by part)`` from ``path``; nothing done when it is missing.
 
     Raises:

@@ -68,6 +68,10 @@ def _images(images: Any) -> np.ndarray:
     if isinstance(images, np.ndarray):
         images = torch.from_numpy(images)
     check_unit_images(images, "images")
+    if tuple(images.shape[1:]) != (1, 28, 28):
+        raise ValueError(
+            f"images: expected shape [B, 1, 28, 28] (the VAE's input), got {tuple(images.shape)}"
+        )
     return images.detach().float().cpu().numpy()
 
 
@@ -95,9 +99,17 @@ class SpikingVAE:
             raise ValueError(
                 f"thresholds: unknown layers {sorted(unknown)}; spiking layers are {list(SPIKING)}"
             )
+        for name, threshold in thresholds.items():
+            if isinstance(threshold, bool) or not (
+                isinstance(threshold, (int, float, np.integer, np.floating))
+                and np.isfinite(threshold) and threshold > 0
+            ):  # fmt: skip
+                raise ValueError(
+                    f"thresholds[{name!r}]: expected a finite number > 0, got {threshold!r}"
+                )
         self.svae = svae
         self.layers: dict[str, SpikingLayer] = {
-            name: from_converted(svae[name], thresholds.get(name, 1.0)) for name in SPIKING
+            name: from_converted(svae[name], float(thresholds.get(name, 1.0))) for name in SPIKING
         }
 
     def _fire(
@@ -152,6 +164,7 @@ def reconstruction_error_table(
     """
     from ..models import eval_mode
 
+    _images(images)  # a clear error before the VAE sees them
     with eval_mode(vae), torch.no_grad():
         mu_ref, _ = vae.encode(images)
         ref = vae.decode(mu_ref)
