@@ -79,28 +79,37 @@ def test_only_winners_maps_change(svae, slept):
 
 
 def test_one_step_changes_only_winners_receptive_fields(svae, images):
-    """Per image: only winners' rows, and within a row only taps that saw real inputs."""
+    """Per image: only winners' rows change; in S1 (one input map) every movable tap of the
+    winner's window moves, up where its input fired no later than the winner, down where it
+    fired later or never, zero padding (an input that never fires) included."""
+    from spikedefense.kernels import bernoulli_encode, first_spike
+
     config = SleepConfig(k=(1, 1, 1, 1), radius=(0, 0, 0, 0))
     state = init_sleep_state(svae, config)
-    new, stats = sleep_step(state, images[0].numpy(), 0, config)
-    for old, layer in zip(state, new, strict=True):
-        winners = stats[layer.name].winners
-        rows = set(winners[:, 0].tolist())
-        changed = np.argwhere(layer.unit != old.unit)
-        assert set(changed[:, 0].tolist()) <= rows
-        if layer.name == "S1" and len(winners):
-            (c, y, x), k, pad = winners[0], 5, 2
-            taps = {
-                (ky, kx)
-                for ky in range(k)
-                for kx in range(k)
-                if 0 <= y - pad + ky < 28 and 0 <= x - pad + kx < 28
-            }
-            assert {(int(a), int(b)) for a, b in changed[:, 2:]} <= taps
-            # The soft bound u (1 - u) holds weights at exactly 0 or 1 (the layer's largest
-            # |W~| maps there); every other tap of the window moves.
-            movable = {(ky, kx) for ky, kx in taps if 0 < old.unit[c, 0, ky, kx] < 1}
-            assert {(int(a), int(b)) for a, b in changed[:, 2:]} == movable
+    corner = np.zeros((1, 28, 28), np.float32)
+    corner[0, :4, :4] = 0.9  # light only at the border: the S1 winner's window leaves the image
+    for image in (images[0].numpy(), corner):
+        new, stats = sleep_step(state, image, 0, config)
+        for old, layer in zip(state, new, strict=True):
+            winners = stats[layer.name].winners
+            changed = np.argwhere(layer.unit != old.unit)
+            assert set(changed[:, 0].tolist()) <= set(winners[:, 0].tolist())
+        (c, y, x), t_post = stats["S1"].winners[0], stats["S1"].winner_steps[0]
+        pre_first = first_spike(bernoulli_encode(image, config.steps, seed=0))[0]
+        up, down, outside = set(), set(), 0
+        for ky in range(5):
+            for kx in range(5):
+                iy, ix = y - 2 + ky, x - 2 + kx
+                inside = 0 <= iy < 28 and 0 <= ix < 28
+                outside += not inside
+                if not 0 < state[0].unit[c, 0, ky, kx] < 1:
+                    continue  # the soft bound u (1 - u) holds 0 and 1 (the largest |W~|) still
+                fired = inside and 0 <= pre_first[iy, ix] <= t_post
+                (up if fired else down).add((ky, kx))
+        delta = new[0].unit[c, 0] - state[0].unit[c, 0]
+        assert {tuple(int(v) for v in t) for t in np.argwhere(delta > 0)} == up
+        assert {tuple(int(v) for v in t) for t in np.argwhere(delta < 0)} == down
+    assert outside > 0  # the corner image's winner did reach into the padding
 
 
 def test_sleep_records_spikes_and_winners(slept):
@@ -252,6 +261,15 @@ def test_finished_run_refuses_a_records_file_it_did_not_write(svae, images, tmp_
     (tmp_path / "sleep.spikes.npz").write_bytes(b"something else")
     with pytest.raises(ValueError, match="spikes.npz is missing or is not the one"):
         sleep(svae, images[:1], progress=False, checkpoint=stem, record_images=1)
+
+
+def test_thresholds_set_only_the_unit(svae, images, slept):
+    """As sleep_step documents: the propagation weights scale with the thresholds."""
+    other = sleep(svae, images, SleepConfig(thresholds=(1.0, 4.0, 0.5, 100.0)), progress=False,
+                  record_images=2)  # fmt: skip
+    for name in (*SLEEPING, *MIRRORS.values()):
+        assert np.array_equal(other.svae[name].weight, slept.svae[name].weight)
+    assert np.array_equal(other.winners["S2"], slept.winners["S2"])
 
 
 def test_tadros_rule_changes_only_winner_maps(svae, images):

@@ -35,9 +35,12 @@ class SleepConfig(NamedTuple):
     steps: Bernoulli steps per image (T = 15 as in our benchmark setting).
     layers: the encoder layers that sleep, in order (each feeds the next).
     thresholds, k, radius: per layer of ``layers`` (Table 3: 36/23/23/36, 5/5/8/1, 3/2/1/0).
+        The propagation weights are scaled with the thresholds (see ``sleep_step``), so their
+        values do not change the sleep: any positive thresholds give the same weights.
     stdp: mSTDP parameters (a_r+ 0.004, a_r- -0.003, alpha 1, beta 0, phi_r 1, phi_p 0).
     mirror: apply the same update to the matching decoder weight (mirrored STDP).
-    rule: "mstdp" (seed 000) or "tadros" (Tadros et al.; ``tadros`` holds its parameters).
+    rule: "mstdp" (seed 000) or "tadros" (Tadros et al.'s plasticity rule inside this network;
+        ``tadros`` holds its parameters; see ``sleep_step`` for what differs from their network).
     epochs: passes over the sleep images.
     seed: seeds the Bernoulli encoding (per image and epoch; same seed, same weights).
     backend: "cpu" or "cuda".

@@ -13,14 +13,30 @@ For each image (seed 000 Algorithm 1, ``Sleep(svae, x*, scales)``; §3.4; Table 
    ``dw * mirror_scale`` in its own unit space;
 4. the layer's spikes (computed before the update) drive the next layer.
 
-Choices where the seed is silent: the layers sleep together on each image rather than one after
-the other; the propagation weights are the converted VAE weights (signed) scaled by the Table 3
-thresholds, so the sleeping network computes what the VAE computes (in rates) and the threshold
-sets only the unit; STDP acts in the unit space of :class:`~spikedefense.convert.ConvertedLayer`.
-With ``rule="tadros"`` step 3 is the Tadros rule instead, applied to each winner's feature map
-at every step the winner spikes, on the signed weights (``f(w) = 2 sigmoid(-w / scale)``; inputs
-of the receptive field outside the image are not synapses and stay unchanged). The Tadros rule
-runs in NumPy; mSTDP runs in the compiled kernels of the chosen backend.
+Choices where the seed is silent:
+
+- the layers sleep together on each image rather than one after the other;
+- the propagation weights are the converted VAE weights (signed) scaled by the Table 3
+  thresholds, so the sleeping network computes what the VAE computes (in rates). The threshold
+  then sets only the unit: currents and threshold scale together, so **the values of
+  ``SleepConfig.thresholds`` do not change the spikes, winners or weights** (any positive values
+  give the same sleep, bit for bit); they are kept for the seed's Table 3 and for other weight
+  scalings;
+- STDP acts in the unit space of :class:`~spikedefense.convert.ConvertedLayer`;
+- a winner's receptive field includes the zero padding: those taps are inputs that never fire,
+  so mSTDP depresses them (``a_r-``) like any input that fired after the winner or not at all.
+  The tap's weight is shared with every other position of the map, where it does see the image.
+
+With ``rule="tadros"`` step 3 is the Tadros rule instead, inside this same network (IF neurons,
+the Table 3 k-WTA): at every step a winner spikes, the weights of its feature map from inputs
+active at that step grow by ``inc f(w)`` and those from silent inputs (padding included) shrink by
+``dec f(w)``, ``f(w) = 2 sigmoid(-w / scale)``, on the signed normalised weights ``W~``. Only the
+plasticity rule is Tadros et al.'s: their network (leak 0.999, input scaling ``alpha_l``,
+thresholds ``beta_l``, reset to zero, max-rate input, an update at every post spike rather than
+at k-WTA winners) is not simulated, and with their published ``inc`` / ``dec`` (0.064 / 0.069,
+for their own weight scale) a step moves negative weights by about 0.13, as much as a layer's
+whole ``W~`` range (0.05-0.4 here): scale them down for this network. The Tadros rule runs in
+NumPy; mSTDP runs in the compiled kernels of the chosen backend.
 
 Example:
     >>> import torch
@@ -158,14 +174,12 @@ def _tadros_conv(
     """Tadros rule on the winners' maps, in place, on signed weights ``[C_out, C_in, k, k]``."""
     k = weight.shape[2]
     padded = np.pad(pre, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    valid = np.pad(np.ones(pre.shape[1:], bool), ((0, 0), (padding, padding), (padding, padding)))
     for c, y, x in winners:
         window = (slice(None), slice(y * stride, y * stride + k), slice(x * stride, x * stride + k))
-        inside = valid[window]
         for t in np.flatnonzero(post[:, c, y, x]):
-            active = padded[t][window].astype(bool)
+            active = padded[t][window].astype(bool)  # zero padding: silent inputs
             f = 2.0 / (1.0 + np.exp(weight[c] / params.sigmoid_scale))
-            dw = np.where(active, params.inc * f, -params.dec * f) * inside
+            dw = np.where(active, params.inc * f, -params.dec * f)
             weight[c] += dw
             if mirror is not None:
                 mirror[c] += dw
