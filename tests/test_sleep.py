@@ -19,7 +19,7 @@ from spikedefense.defenses import (
     sleep,
     sleep_step,
 )
-from spikedefense.defenses.sleep_step import LayerState
+from spikedefense.defenses.sleep_step import LayerState, synapse_weight
 from spikedefense.models import make_classifier
 from spikedefense.snn.layers import SpikingLayer
 
@@ -299,35 +299,36 @@ def test_defense_vae_sleep_keeps_the_classifier_and_names_itself(images):
 
 
 def small_state() -> tuple[LayerState, ...]:
+    """Two chained layers (S1: 1 -> 4 maps, k5 s1 p2; S2: 4 -> 4, k4 s2 p3) with biases."""
     rng = np.random.default_rng(0)
-    unit = rng.uniform(0.2, 0.8, (6, 1, 3, 3))
-    weight = ((2 * unit - 1) * 0.5 * 1.5).astype(np.float32)
-    synapses = SpikingLayer("conv", weight, np.full(6, 0.1, np.float32), 1, 1, 1.5)
-    mirror = rng.uniform(0.2, 0.8, (6, 1, 3, 3))
-    return (LayerState("S1", unit, mirror, synapses, 0.5, 0.7),)
+    layers = []
+    for name, c_out, c_in, k, stride, pad in (("S1", 4, 1, 5, 1, 2), ("S2", 4, 4, 4, 2, 3)):
+        unit = rng.uniform(0.05, 0.95, (c_out, c_in, k, k))
+        bias = rng.normal(0, 0.05, c_out).astype(np.float32)
+        synapses = SpikingLayer("conv", synapse_weight(unit, 0.4, 1.5), bias, stride, pad, 1.5)
+        layers.append(LayerState(name, unit, rng.uniform(0.05, 0.95, unit.shape), synapses,
+                                 0.4, 0.6))  # fmt: skip
+    return tuple(layers)
 
 
 @pytest.mark.cudasim
-def test_sleep_step_cpu_equals_cuda(cuda_backend):
-    image = np.random.default_rng(1).uniform(0, 1, (1, 9, 9))
-    stdp = STDPParams(a_r_plus=0.05, a_r_minus=-0.04)
+@pytest.mark.parametrize("rule", ["mstdp", "tadros"])
+def test_sleep_step_cpu_equals_cuda(cuda_backend, rule):
+    image = np.random.default_rng(1).uniform(0, 1, (1, 10, 10))
     results = {}
     for backend in ("cpu", cuda_backend):
-        config = SleepConfig(
-            steps=4,
-            layers=("S1",),
-            thresholds=(1.5,),
-            k=(3,),
-            radius=(1,),
-            stdp=stdp,
-            backend=backend,
-        )
-        state, stats = sleep_step(small_state(), image, 11, config)
-        results[backend] = (state[0], stats["S1"])
-    (a, sa), (b, sb) = results["cpu"], results[cuda_backend]
-    assert np.array_equal(sa.winners, sb.winners) and len(sa.winners) > 0
-    assert np.array_equal(a.unit, b.unit) and np.array_equal(a.mirror, b.mirror)
-    assert not np.array_equal(a.unit, small_state()[0].unit)
+        config = SleepConfig(steps=5, layers=("S1", "S2"), thresholds=(1.5, 1.5), k=(3, 2),
+                             radius=(1, 1), stdp=STDPParams(a_r_plus=0.05, a_r_minus=-0.04),
+                             rule=rule, backend=backend)  # fmt: skip
+        results[backend] = sleep_step(small_state(), image, 3, config)
+    (cpu, cpu_stats), (gpu, gpu_stats) = results["cpu"], results[cuda_backend]
+    for a, b, start in zip(cpu, gpu, small_state(), strict=True):
+        sa, sb = cpu_stats[a.name], gpu_stats[b.name]
+        assert np.array_equal(sa.winners, sb.winners) and len(sa.winners) > 0
+        assert sa.spikes == sb.spikes
+        assert np.array_equal(a.unit, b.unit) and np.array_equal(a.mirror, b.mirror)
+        assert np.array_equal(a.synapses.weight, b.synapses.weight)
+        assert not np.array_equal(a.unit, start.unit)
 
 
 @pytest.mark.parametrize(
