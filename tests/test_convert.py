@@ -54,6 +54,28 @@ def test_round_trip_gives_the_same_reconstructions(vae, calibration):
         assert torch.allclose(back.encode(x)[1], vae.encode(x)[1], atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("name", [*ENCODER_NAMES, *MIRRORS.values()])
+def test_a_change_of_one_normalised_weight_maps_back_to_that_weight_alone(vae, calibration, name):
+    """What sleep relies on: W~[index] changed -> only the VAE's raw weight[index] changes."""
+    svae = vae_to_svae(vae, calibration)
+    layer = svae[name]
+    index = tuple(int(i) // 2 for i in layer.weight.shape)
+    weight = layer.weight.copy()
+    weight[index] += 0.25 * layer.unit_range
+    original = vae.state_dict()
+    back = svae_to_vae(svae.replace_layers(layer.with_weight(weight)))
+    changed = []
+    for key, value in back.state_dict().items():
+        if value.is_floating_point():
+            diff = (value.double() - original[key].double()).abs()
+            where = torch.nonzero(diff > 1e-3 * max(float(original[key].abs().max()), 1e-30))
+            changed += [(key, tuple(int(i) for i in w)) for w in where]
+    assert len(changed) == 1
+    key, where = changed[0]
+    assert key.endswith("weight") and where == index
+    assert tuple(original[key].shape) == layer.weight.shape
+
+
 def test_bn_is_folded_and_scales_are_percentiles(vae, calibration):
     svae = vae_to_svae(vae, calibration, percentile=99.0)
     block = vae.encoder[0]
