@@ -171,6 +171,17 @@ def _interrupt_at(monkeypatch, module, name, call):
     monkeypatch.setattr(module, name, interrupted)
 
 
+def _crash_then_resume(svae, images, stem, monkeypatch, record_images):
+    """Sleep with a checkpoint after every image until the patched call interrupts it, then
+    undo the patches and sleep again on the same checkpoint."""
+    with pytest.raises(KeyboardInterrupt):
+        sleep(svae, images, progress=False, checkpoint=stem, checkpoint_every=1,
+              record_images=record_images)  # fmt: skip
+    monkeypatch.undo()
+    return sleep(svae, images, progress=False, checkpoint=stem, checkpoint_every=1,
+                 record_images=record_images)  # fmt: skip
+
+
 def _sleep_module():
     import importlib
 
@@ -182,12 +193,7 @@ def test_resume_inside_the_recorded_images_returns_the_whole_record(svae, images
     whole = sleep(svae, images, progress=False, record_images=3)
     stem = tmp_path / "sleep"  # a Path works as a stem too
     _interrupt_at(monkeypatch, _sleep_module(), "sleep_step", 4)  # after 3 of 4 images
-    with pytest.raises(KeyboardInterrupt):
-        sleep(svae, images, progress=False, checkpoint=stem, checkpoint_every=1,
-              record_images=3)  # fmt: skip
-    monkeypatch.undo()
-    resumed = sleep(svae, images, progress=False, checkpoint=stem, checkpoint_every=1,
-                    record_images=3)  # fmt: skip
+    resumed = _crash_then_resume(svae, images, stem, monkeypatch, record_images=3)
     # No checkpoint among the recorded images: it went back to their start (image 1).
     assert resumed.report.resumed_from == 1
     for name in SLEEPING:
@@ -214,13 +220,8 @@ def test_a_save_interrupted_anywhere_resumes(svae, images, slept, tmp_path, monk
         # place): the 6th call is the second save's last step.
         _interrupt_at(monkeypatch, module.os, "replace", 6)
         expected = 2
-    stem = str(tmp_path / "sleep")
-    with pytest.raises(KeyboardInterrupt):
-        sleep(svae, images, progress=False, checkpoint=stem, checkpoint_every=1,
-              record_images=2)  # fmt: skip
-    monkeypatch.undo()
-    resumed = sleep(svae, images, progress=False, checkpoint=stem, checkpoint_every=1,
-                    record_images=2)  # fmt: skip
+    resumed = _crash_then_resume(svae, images, str(tmp_path / "sleep"), monkeypatch,
+                                 record_images=2)  # fmt: skip
     assert resumed.report.resumed_from == expected
     for name in (*SLEEPING, *MIRRORS.values()):
         assert np.array_equal(resumed.svae[name].weight, slept.svae[name].weight)
