@@ -258,6 +258,11 @@ def test_evaluate_resumes_after_the_last_finished_classifier(tmp_path, monkeypat
     resumed = evaluate(models, defenses, x, y, _tiny_config(), progress=False, checkpoint=path)
     assert resumed == whole  # the same records, C3's read back rather than recomputed
     assert calls == ["C3", "C4", "C4"]
+    # The same run typed another way (only the command differs) resumes: nothing is recomputed
+    # and the records keep the command that measured them.
+    again = evaluate(models, defenses, x, y, _tiny_config(command="test --quiet"),
+                     progress=False, checkpoint=path)  # fmt: skip
+    assert again == whole and calls == ["C3", "C4", "C4"]
     # Another evaluation (here: other weights) refuses the file instead of mixing records in.
     with torch.no_grad():
         next(models["C3"].parameters()).add_(1.0)

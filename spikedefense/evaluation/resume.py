@@ -44,9 +44,13 @@ def module_sha256(module: nn.Module) -> str:
 def evaluation_identity(config: Any, classifiers: Mapping[str, nn.Module],
                         defenses: Mapping[str, Sequence[Any]], images: torch.Tensor,
                         labels: torch.Tensor) -> str:  # fmt: skip
-    """The hex SHA-256 that a progress file must carry to be resumed (module docstring)."""
+    """The hex SHA-256 that a progress file must carry to be resumed (module docstring).
+
+    ``config.command`` is left out: a rerun typed differently (another spelling of a path, a
+    progress flag) resumes; each record keeps the command of the run that measured it."""
     digest = hashlib.sha256()
-    digest.update(json.dumps(asdict(config), sort_keys=True, default=str).encode())
+    settings = {k: v for k, v in asdict(config).items() if k != "command"}
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     digest.update(images.detach().cpu().contiguous().numpy().tobytes())
     digest.update(labels.detach().cpu().contiguous().numpy().tobytes())
     probe = images[:PROBE_IMAGES]
