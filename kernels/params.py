@@ -7,6 +7,7 @@ arbitrary unit (the unit of the synaptic weights times spikes).
 from __future__ import annotations
 
 import math
+import numbers
 from typing import NamedTuple
 
 RESETS = ("subtract", "zero")
@@ -70,17 +71,26 @@ class TadrosParams(NamedTuple):
     sigmoid_scale: float = 0.001
 
 
+def _real(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"params.{name}: expected a real number, got {type(value).__name__}")
+
+
 def check_lif_params(params: LIFParams) -> None:
     if not isinstance(params, LIFParams):
         raise TypeError(f"params: expected LIFParams, got {type(params).__name__}")
     beta, threshold, reset, refractory = params
+    _real("beta", beta)
+    _real("threshold", threshold)
     if not (math.isfinite(beta) and 0.0 <= beta <= 1.0):
         raise ValueError(f"params.beta: expected a number in [0, 1], got {beta!r}")
     if not (math.isfinite(threshold) and threshold > 0.0):
         raise ValueError(f"params.threshold: expected a finite number > 0, got {threshold!r}")
     if reset not in RESETS:
         raise ValueError(f"params.reset: expected one of {RESETS}, got {reset!r}")
-    if isinstance(refractory, bool) or not isinstance(refractory, int) or refractory < 0:
+    if isinstance(refractory, bool) or not isinstance(refractory, numbers.Integral) or (
+        refractory < 0
+    ):
         raise ValueError(f"params.refractory: expected an int >= 0, got {refractory!r}")
 
 
@@ -88,14 +98,23 @@ def check_stdp_params(params: STDPParams) -> None:
     if not isinstance(params, STDPParams):
         raise TypeError(f"params: expected STDPParams, got {type(params).__name__}")
     for name, value in zip(params._fields, params, strict=True):
+        _real(name, value)
         if not math.isfinite(value):
             raise ValueError(f"params.{name}: expected a finite number, got {value!r}")
+    for which, delta in zip(("no later than", "after"), params.deltas(), strict=True):
+        if not -1.0 <= delta <= 1.0:
+            raise ValueError(
+                f"params: the update for an input that fired {which} the winner is "
+                f"delta = {delta!r}; the soft bound w (1 - w) keeps weights in [0, 1] only for "
+                f"|delta| <= 1"
+            )
 
 
 def check_tadros_params(params: TadrosParams) -> None:
     if not isinstance(params, TadrosParams):
         raise TypeError(f"params: expected TadrosParams, got {type(params).__name__}")
     for name, value in zip(params._fields, params, strict=True):
+        _real(name, value)
         if not (math.isfinite(value) and value >= 0.0):
             raise ValueError(f"params.{name}: expected a finite number >= 0, got {value!r}")
     if params.sigmoid_scale == 0.0:

@@ -46,14 +46,24 @@ def _mirror(mirror: Any, weight: Any) -> Any:
     return mirror
 
 
-def _winners_in_range(winners: Any, bounds: tuple[int, ...]) -> None:
-    if is_device_array(winners) or not winners.size:
+def _winners_in_range(winners: Any, bounds: tuple[int, ...], post: Any) -> None:
+    """Winners inside the layer (checked on the host: the list is short, and the CUDA kernels do
+    not bounds-check), and, where ``post`` is on the host, winners that did fire."""
+    if not winners.size:
         return
-    cols = winners.reshape(len(winners), -1)
+    host = winners.copy_to_host() if is_device_array(winners) else winners
+    cols = host.reshape(len(host), -1)
     for axis, bound in enumerate(bounds):
         if cols[:, axis].min() < 0 or cols[:, axis].max() >= bound:
             raise ValueError(f"winners: column {axis} must lie in [0, {bound}), got "
                              f"[{int(cols[:, axis].min())}, {int(cols[:, axis].max())}]")
+    if is_device_array(post):
+        return
+    silent = np.flatnonzero(post[tuple(cols.T)] < 0)
+    if silent.size:
+        row = cols[silent[0]].tolist()
+        raise ValueError(f"winners: row {int(silent[0])} {row} never fired "
+                         f"(post_first_spike = -1); STDP needs each winner's spike step")
 
 
 def stdp_conv(weight: Any, pre_first_spike: Any, post_first_spike: Any, winners: Any,
@@ -102,7 +112,7 @@ def stdp_conv(weight: Any, pre_first_spike: Any, post_first_spike: Any, winners:
     check.same_shape("the convolution's output", (c_out, *out_hw), "post_first_spike",
                      tuple(post.shape))
     check_stdp_params(params)
-    _winners_in_range(winners, tuple(post.shape))
+    _winners_in_range(winners, tuple(post.shape), post)
     backend = resolve_backend(backend, weight, pre, post, winners, mirror)
     causal, acausal = params.deltas()
     new_weight, new_mirror = implementation("stdp_conv", backend)(
@@ -137,7 +147,7 @@ def stdp_dense(weight: Any, pre_first_spike: Any, post_first_spike: Any, winners
     check.same_shape("weight's N_out", (weight.shape[0],), "post_first_spike",
                      tuple(post.shape))
     check_stdp_params(params)
-    _winners_in_range(winners, (weight.shape[0],))
+    _winners_in_range(winners, (weight.shape[0],), post)
     backend = resolve_backend(backend, weight, pre, post, winners, mirror)
     causal, acausal = params.deltas()
     new_weight, new_mirror = implementation("stdp_dense", backend)(

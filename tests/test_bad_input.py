@@ -130,6 +130,7 @@ CASES: list[Case] = [
     ("lif-threshold", ValueError, "params", lambda: _lif(_cur(), K.LIFParams(threshold=0.0))),
     ("lif-reset", ValueError, "params", lambda: _lif(_cur(), K.LIFParams(reset="none"))),
     ("lif-refractory", ValueError, "params", lambda: _lif(_cur(), K.LIFParams(refractory=-1))),
+    ("lif-beta-str", TypeError, r"params\.beta", lambda: _lif(_cur(), K.LIFParams(beta="a"))),
     # bernoulli_encode
     ("enc-nan", ValueError, "x", lambda: _enc(np.array([0.5, NAN]))),
     ("enc-inf", ValueError, "x", lambda: _enc(np.array([0.5, INF], F32))),
@@ -220,6 +221,10 @@ CASES: list[Case] = [
     ("sc-stride0", ValueError, "stride", lambda: _sc(stride=0)),
     ("sc-params-type", TypeError, "params", lambda: _sc(params=K.LIFParams())),
     ("sc-params-nan", ValueError, "params", lambda: _sc(params=K.STDPParams(a_r_plus=NAN))),
+    ("sc-params-delta", ValueError, "params", lambda: _sc(params=K.STDPParams(a_r_plus=5.0))),
+    ("sc-params-delta-neg", ValueError, "params",
+     lambda: _sc(params=K.STDPParams(a_r_minus=-2.0))),
+    ("sc-win-silent", ValueError, "winners", lambda: _sc(post=np.full_like(SPOST, -1))),
     # stdp_dense
     ("sd-weight-above-1", ValueError, "weight", lambda: _sd(w=_with(DW, (1, 3), 1.01))),
     ("sd-weight-inf", ValueError, "weight", lambda: _sd(w=_with(DW, (1, 3), INF))),
@@ -232,6 +237,8 @@ CASES: list[Case] = [
     ("sd-post-shape", ValueError, "post_first_spike", lambda: _sd(post=np.zeros(3, np.int64))),
     ("sd-pre-float", TypeError, "pre_first_spike", lambda: _sd(pre=np.zeros(4, F32))),
     ("sd-params-type", TypeError, "params", lambda: _sd(params=K.TadrosParams())),
+    ("sd-params-str", TypeError, r"params\.alpha", lambda: _sd(params=K.STDPParams(alpha="x"))),
+    ("sd-win-silent", ValueError, "winners", lambda: _sd(post=np.array([0, -1]))),
     # tadros_dense
     ("td-weight-nan", ValueError, "weight",
      lambda: _td(w=_with(np.zeros((2, 4), F32), (1, 1), NAN))),
@@ -264,6 +271,15 @@ CASES: list[Case] = [
      lambda: ((lambda t, i: (lambda: K.events_to_spikes(t, i, 2, (3,)), [t, i]))(
          np.zeros(2), np.zeros(2, np.int64)))),
 ]
+
+
+def test_numpy_numbers_are_valid_parameters() -> None:
+    currents = _cur()
+    expected = K.lif_run(currents, K.LIFParams(refractory=2, beta=0.9), backend="cpu")
+    got = K.lif_run(currents, K.LIFParams(refractory=np.int64(2), beta=np.float32(0.9)),
+                    backend="cpu")  # fmt: skip
+    for a, b in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("exc,name,build", [c[1:] for c in CASES], ids=[c[0] for c in CASES])

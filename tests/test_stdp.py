@@ -280,3 +280,20 @@ def test_tadros_matches_reference(backend: str, dtype: type) -> None:
     quiet = post == 0
     np.testing.assert_array_equal(new[quiet], w[quiet])
     assert (new[~quiet] != w[~quiet]).all()
+
+
+@pytest.mark.cudasim
+def test_device_winners_are_range_checked(cuda_backend: str) -> None:
+    """The CUDA kernels do not bounds-check: winners on the device are checked on the host."""
+    from numba import cuda
+
+    w = cuda.to_device(np.full((2, 1, 2, 2), 0.5, np.float32))
+    pre = cuda.to_device(np.zeros((1, 3, 3), np.int64))
+    post = cuda.to_device(np.zeros((2, 2, 2), np.int64))
+    bad = cuda.to_device(np.array([[0, 5, 0]]))
+    with pytest.raises(ValueError, match="^winners: column 1"):
+        K.stdp_conv(w, pre, post, bad, 1, 0, backend=cuda_backend)
+    with pytest.raises(ValueError, match="^winners: column 0"):
+        K.stdp_dense(cuda.to_device(np.full((2, 3), 0.5, np.float32)),
+                     cuda.to_device(np.zeros(3, np.int64)), cuda.to_device(np.zeros(2, np.int64)),
+                     cuda.to_device(np.array([2])), backend=cuda_backend)  # fmt: skip
