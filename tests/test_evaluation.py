@@ -38,6 +38,20 @@ def test_sanity_checks_pass_on_a_healthy_curve():
     assert all(c.passed for c in checks), checks
 
 
+def test_sanity_checks_compare_numbers_on_the_same_images():
+    # A strong adaptive run on a 20-image subset must not hide that the full-set adaptive attack
+    # is weaker than gray-box, nor be set against the full set.
+    main = [_r("d", "fgsm", 0.3, "gray-box", 30), _r("d", "pgd", 0.3, "white-box-adaptive", 60),
+            _r("d", "pgd", 0.3, "white-box-adaptive", 0, n=20),
+            # Two runs of one attack on the same images: the stronger counts.
+            _r("d", "fgsm", 0.3, "gray-box", 5, n=20),
+            _r("d", "fgsm", 0.3, "gray-box", 50, n=20)]  # fmt: skip
+    checks = [c for c in run_sanity_checks(main, []) if c.name == "adaptive-at-least-gray-box"]
+    assert {(c.subject, c.passed) for c in checks} == {("C1 / d (n=100)", False),
+                                                       ("C1 / d (n=20)", True)}  # fmt: skip
+    assert "gray-box 5.0%" in next(c.detail for c in checks if c.subject.endswith("(n=20)"))
+
+
 def test_sanity_checks_flag_gradient_masking():
     # A defense whose accuracy rises with ε and never reaches zero: every check must fail.
     sweep = [

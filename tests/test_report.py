@@ -157,12 +157,26 @@ def test_markdown_report_pairs_and_worst_case() -> None:
     # never averaged with the clean 95.5.
     section = md.split("### Worst case at ε = 0.30")[1].split("## Provenance")[0]
     worst = [line for line in section.splitlines() if line.startswith("| C1 | defense-vae | ")]
-    assert len(worst) == 1 and "| 12.50 | pgd-bpda-eot (white-box-adaptive) |" in worst[0]
+    assert len(worst) == 1 and "| 100 | 12.50 | pgd-bpda-eot (white-box-adaptive) |" in worst[0]
     assert "95.50" in worst[0]
-    assert "| C1 | none | 3.25 | fgsm (white-box) |" in section
-    assert "| C2 | none | 60.00 | fgsm (black-box) |" in section
+    assert "| C1 | none | 100 | 3.25 | fgsm (white-box) |" in section
+    assert "| C2 | none | 100 | 60.00 | fgsm (black-box) |" in section
     assert md.rstrip().endswith("Tiny synthetic run.")
     assert "`spikedefense eval`" in md
+
+
+def test_subset_attacks_are_kept_apart_from_the_full_set() -> None:
+    """An attack run on a 20-image subset is neither the full set's worst case nor set against
+    the full set's gray-box numbers."""
+    records = [*synthetic(), rec(attack="apgd-ce", threat_model="white-box-adaptive",
+                                 accuracy=0.0, n=20)]  # fmt: skip
+    md = markdown_report(records, "Subset")
+    section = md.split("### Worst case at ε = 0.30")[1].split("## Provenance")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| C1 | defense-vae | ")]
+    assert len(rows) == 2
+    assert "| 100 | 12.50 | pgd-bpda-eot" in rows[0] and "| 20 | 0.00 | apgd-ce" in rows[1]
+    subset = next(line for line in md.splitlines() if "| apgd-ce |" in line and "| 20 |" in line)
+    assert subset.rstrip().endswith("| — | — |")  # no gray-box attack ran on those 20 images
 
 
 def test_attack_family() -> None:
