@@ -114,9 +114,15 @@ def test_adaptive_on_subset_attacks_the_subset_and_relabels_the_worst_case():
                       _tiny_config(adaptive_on_subset=True), progress=False)  # fmt: skip
     pgd = [r for r in result.whitebox if r.attack == "pgd"]
     assert [r.n for r in pgd] == [8] and pgd[0].params["subset"] == "stratified sweep subset"
-    worst = {r.defense: r for r in result.whitebox if r.attack == "worst-case"}
-    assert worst["defense-vae"].threat_model == "gray-box" and worst["defense-vae"].n == 16
-    assert not any("adaptive" in label for label in worst["defense-vae"].params["over"])
+    worst = {(r.defense, r.n): r for r in result.whitebox if r.attack == "worst-case"}
+    full, subset = worst[("defense-vae", 16)], worst[("defense-vae", 8)]
+    assert full.threat_model == "gray-box"
+    assert not any("adaptive" in label for label in full.params["over"])
+    assert full.params["not_over"] == ["pgd (white-box-adaptive)"]
+    # On the subset: every attack, the gray-box ones on all images restricted to it included.
+    assert subset.threat_model == "white-box-adaptive"
+    assert subset.params["over"] == ["fgsm (gray-box)", "pgd (white-box-adaptive)"]
+    assert subset.accuracy <= pgd[0].accuracy
 
 
 def test_evaluate_bad_input():

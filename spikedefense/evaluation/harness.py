@@ -20,9 +20,11 @@ For each classifier (ALGORITHMS.md §E):
 
 Attacks use ``n_attack`` stratified test images (the same images for every row). The sweep,
 ``strong_attacks`` (larger adaptive budgets), with ``adaptive_on_subset`` the adaptive attacks
-(then the worst case holds only the attacks on all images and says so), and, with
+and, with
 ``n_subset_queries``, the query attacks
-use a stratified subset of ``n_sweep`` of them; their records say so through ``n``.
+use a stratified subset of ``n_sweep`` of them; their records say so through ``n``, and the
+worst case is then recorded twice: over the attacks on all images, and on the subset over every
+attack (with ``n = n_sweep``).
 """
 
 from __future__ import annotations
@@ -107,8 +109,10 @@ class _Runner:
         n_sweep = min(config.n_sweep, len(self.y))
         self.subset = stratified_indices(self.y, n_sweep, seed=config.seed)
         self.result = EvaluationResult()
-        # (classifier, defense) -> [(label, per-image correct)] of L∞ attacks at config ε on x.
+        # (classifier, defense) -> [(label, per-image correct)] of L∞ attacks at config ε on x,
+        # and of those run on the subset x[subset] only.
         self.masks: dict[tuple[str, str], list[tuple[str, torch.Tensor]]] = {}
+        self.subset_masks: dict[tuple[str, str], list[tuple[str, torch.Tensor]]] = {}
 
     def score(self, target: list[Record], classifier: str, defense: Defense, attack: str,
               threat: str, adversarial: torch.Tensor, y: torch.Tensor,
@@ -118,24 +122,42 @@ class _Runner:
         eps = float(params.get("epsilon", self.config.epsilon))
         self.record(target, classifier, defense.name, attack, eps, threat,
                     100.0 * int(correct.sum()) / len(correct), len(y), params)  # fmt: skip
-        if params.get("norm") == "Linf" and len(y) == len(self.y) and eps == self.config.epsilon:
+        if params.get("norm") == "Linf" and eps == self.config.epsilon:
             via = f", substitute {params['substitute']}" if "substitute" in params else ""
             label = f"{attack} ({threat}{via})"
-            self.masks.setdefault((classifier, defense.name), []).append((label, correct))
+            # Every smaller attack set in this harness is x[subset] (the stratified subset).
+            masks = self.masks if len(y) == len(self.y) else self.subset_masks
+            masks.setdefault((classifier, defense.name), []).append((label, correct))
 
     def worst_case(self, name: str) -> None:
-        """Per image, correct under every L∞ attack at ε: robust accuracy (ALGORITHMS.md §E.5)."""
-        for (classifier, defense), entries in self.masks.items():
+        """Per image, correct under every L∞ attack at ε: robust accuracy (ALGORITHMS.md §E.5).
+
+        One record over the attacks run on all ``n_attack`` images (naming, under ``not_over``,
+        those run on the subset only) and, where some ran on the subset only, one on the subset
+        over every attack (those of all images restricted to the subset included)."""
+        for key in dict.fromkeys([*self.masks, *self.subset_masks]):
+            classifier, defense = key
             if classifier != name:
                 continue
-            robust = torch.stack([m for _, m in entries]).all(0)
-            adaptive = any("white-box-adaptive" in label for label, _ in entries)
-            threat = ("white-box" if defense == "none"
-                      else "white-box-adaptive" if adaptive else "gray-box")  # fmt: skip
-            over = {"norm": "Linf", "over": [label for label, _ in entries]}
-            self.record(self.result.whitebox, classifier, defense, "worst-case",
-                        self.config.epsilon, threat, 100.0 * int(robust.sum()) / len(robust),
-                        len(robust), over)  # fmt: skip
+            full, sub = self.masks.get(key, []), self.subset_masks.get(key, [])
+            if full:
+                extra = {"not_over": [label for label, _ in sub]} if sub else {}
+                self._worst(classifier, defense, full, extra)
+            if sub:
+                on_subset = [(label, m[self.subset]) for label, m in full] + sub
+                self._worst(classifier, defense, on_subset,
+                            {"subset": "stratified sweep subset"})  # fmt: skip
+
+    def _worst(self, classifier: str, defense: str, entries: list[tuple[str, torch.Tensor]],
+               extra: Mapping[str, Any]) -> None:  # fmt: skip
+        robust = torch.stack([m for _, m in entries]).all(0)
+        adaptive = any("white-box-adaptive" in label for label, _ in entries)
+        threat = ("white-box" if defense == "none"
+                  else "white-box-adaptive" if adaptive else "gray-box")  # fmt: skip
+        over = {"norm": "Linf", "over": [label for label, _ in entries], **extra}
+        self.record(self.result.whitebox, classifier, defense, "worst-case",
+                    self.config.epsilon, threat, 100.0 * int(robust.sum()) / len(robust),
+                    len(robust), over)  # fmt: skip
 
     def record(self, target: list[Record], classifier: str, defense: str, attack: str,
                epsilon: float, threat: str, accuracy: float, n: int,

@@ -247,30 +247,29 @@ def _summary_markdown(
             return f"{row['mean']:.2f} ± {row['std']:.2f}"
         return f"{row['mean']:.2f}"
 
-    index = {
-        (r["table"], r["classifier"], r["defense"], r["attack"], r["threat_model"]): r for r in rows
-    }
+    def where(r: Mapping[str, Any]) -> tuple[Any, ...]:
+        return r["classifier"], r["table"], r["attack"], r["epsilon"], r["threat_model"], r["n"]
+
+    index = {(*where(r), r["defense"]): r for r in rows}
     lines = [
         f"# {dataset}: Defense-VAE with and without sleep",
         "",
         f"Accuracy in %. Sleep rows: mean ± population std over sleep seeds "
         f"{list(seeds)}; the awake rows do not depend on the sleep seed. In brackets: the "
-        "seed paper's number for that cell, where it has one. Δ = sleep − awake.",
+        "seed paper's number for that cell, where it has one. Δ = sleep − awake. ε is the L∞ "
+        "budget (CW is an L2 attack: its ε is nominal); n is the number of test images.",
         "",
-        "| classifier | table | attack | threat model | Defense-VAE | Def-VAE-Sleep | Δ | "
+        "| classifier | table | attack | ε | threat model | n | Defense-VAE | Def-VAE-Sleep | Δ | "
         "E2E | E2E-Sleep | Δ E2E |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    keys = sorted(
-        {
-            (r["classifier"], r["table"], r["attack"], r["threat_model"])
-            for r in rows
-            if r["defense"] != "none"
-        }
-    )
-    for clf, table, attack, threat in keys:
+    # The black-box table's clean rows repeat the clean accuracy on its attacked images.
+    keys = sorted({where(r) for r in rows if r["defense"] != "none"
+                   and not (r["table"] == "blackbox" and r["threat_model"] == "none")})  # fmt: skip
+    for key in keys:
+        clf, table, attack, eps, threat, n = key
         get = {
-            d: index.get((table, clf, d, attack, threat))
+            d: index.get((*key, d))
             for d in (
                 "defense-vae",
                 "defense-vae-sleep",
@@ -279,7 +278,8 @@ def _summary_markdown(
             )
         }
         lines.append(
-            f"| {clf} | {table} | {attack} | {threat} | {cell(get['defense-vae'])} | "
+            f"| {clf} | {table} | {attack} | {'–' if attack == 'none' else f'{eps:.2f}'} | "
+            f"{threat} | {n} | {cell(get['defense-vae'])} | "
             f"{cell(get['defense-vae-sleep'])}{_paper(get['defense-vae-sleep'])} | "
             f"{_delta(get['defense-vae'], get['defense-vae-sleep'])} | "
             f"{cell(get['defense-vae-e2e'])} | "
