@@ -125,6 +125,36 @@ def test_adaptive_on_subset_attacks_the_subset_and_relabels_the_worst_case():
     assert subset.accuracy <= pgd[0].accuracy
 
 
+@pytest.mark.parametrize(("changes", "error", "text"), [
+    ({"epsilon": -1.0}, ValueError, "^epsilon"),
+    ({"sweep_epsilons": (0.1, 0.0)}, ValueError, "^sweep_epsilons"),
+    ({"n_attack": 0}, ValueError, "^n_attack"),
+    ({"adaptive_attacks": ("pdg",)}, ValueError, r"^adaptive_attacks: unknown attacks \['pdg'\]"),
+    ({"attack_overrides": {"apgd_ce": {"steps": 3}}}, ValueError, "^attack_overrides: 'apgd_ce'"),
+    ({"attack_overrides": {"pgd": {"step": 3}}}, TypeError, r"^attack_overrides\['pgd'\]"),
+    ({"strong_overrides": {"pgd": {"steps": 0}}}, ValueError, r"^strong_overrides\['pgd'\]"),
+])  # fmt: skip
+def test_evaluation_config_is_checked_when_made(changes, error, text):
+    with pytest.raises(error, match=text):
+        _tiny_config(**changes)
+
+
+def test_substitute_records_where_its_seed_images_come_from():
+    torch.manual_seed(0)
+    clf = make_classifier("C3").eval()
+    x, y = torch.rand(40, 1, 28, 28), torch.arange(40) % 10
+    pools = []
+    for n_attack in (16, 40):  # 24 spare test images, then none
+        config = _tiny_config(n_attack=n_attack, adaptive_attacks=(), substitute="C4",
+                              substitute_seeds=10, substitute_rounds=1,
+                              substitute_epochs=1)  # fmt: skip
+        result = evaluate({"C3": clf}, {}, x, y, config, progress=False)
+        (record,) = [r for r in result.blackbox if r.attack == "fgsm"]
+        pools.append(record.params["seed_pool"])
+    assert pools == ["test images that are not attacked",
+                     "all test images, the attacked ones included"]  # fmt: skip
+
+
 def test_evaluate_bad_input():
     clf = make_classifier("C4")
     x, y = torch.rand(4, 1, 28, 28), torch.arange(4)

@@ -29,6 +29,8 @@ attack (with ``n = n_sweep``).
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +75,41 @@ class EvaluationConfig:
     substitute_epochs: int = 10
     batch_size: int = 250
     command: str = ""
+
+    def __post_init__(self) -> None:
+        """Refuse a bad setting now rather than hours into a run (which field, what was
+        expected); attack names and hyper-parameter overrides are checked against the
+        registry of :mod:`spikedefense.attacks`."""
+        from ..attacks import ATTACKS, make_attack
+
+        for name in ("n_attack", "n_sweep", "sweep_steps", "batch_size", "substitute_seeds",
+                     "substitute_rounds", "substitute_epochs"):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
+        for name, values in (("epsilon", (self.epsilon,)), ("sweep_epsilons", self.sweep_epsilons)):
+            for eps in values:
+                if not (isinstance(eps, numbers.Real) and math.isfinite(eps) and 0 < eps <= 1):
+                    raise ValueError(
+                        f"{name}: expected budgets in (0, 1] (pixel scale), got {eps!r}"
+                    )
+        lists = ("graybox_attacks", "graybox_other_attacks", "adaptive_attacks",
+                 "query_attacks", "strong_attacks")  # fmt: skip
+        for name in lists:
+            unknown = [a for a in getattr(self, name) if a not in ATTACKS]
+            if unknown:
+                raise ValueError(f"{name}: unknown attacks {unknown}; expected names from "
+                                 f"{', '.join(ATTACKS)}")  # fmt: skip
+        for name, overrides in (("attack_overrides", self.attack_overrides),
+                                ("strong_overrides", self.strong_overrides)):  # fmt: skip
+            for attack, changes in overrides.items():
+                if attack not in ATTACKS:
+                    raise ValueError(f"{name}: {attack!r} is not an attack; expected names from "
+                                     f"{', '.join(ATTACKS)}")  # fmt: skip
+                try:
+                    make_attack(attack, self.epsilon, **dict(changes))
+                except (TypeError, ValueError) as error:
+                    raise type(error)(f"{name}[{attack!r}]: {error}") from None
 
 
 @dataclass
@@ -251,8 +288,10 @@ class _Runner:
             spare = torch.ones(len(self.labels), dtype=torch.bool)
             spare[self.index] = False
             pool = torch.nonzero(spare).flatten()
-            if len(pool) < c.substitute_seeds:
+            seed_pool = "test images that are not attacked"
+            if len(pool) < c.substitute_seeds:  # too few spare images: said in the record
                 pool = torch.arange(len(self.labels))
+                seed_pool = "all test images, the attacked ones included"
             chosen = pool[stratified_indices(self.labels[pool], c.substitute_seeds, seed=c.seed)]
             substitute = train_substitute(
                 defense.predict, self.images[chosen], architecture=c.substitute,
@@ -262,7 +301,7 @@ class _Runner:
             adversarial, params = self.attack("fgsm", c.epsilon, substitute, self.x, self.y)
             params.update(substitute=c.substitute, substitute_seeds=c.substitute_seeds,
                           rounds=c.substitute_rounds, lam=c.substitute_lambda,
-                          oracle="deployed pipeline")  # fmt: skip
+                          oracle="deployed pipeline", seed_pool=seed_pool)  # fmt: skip
             self.score(self.result.blackbox, name, defense, "fgsm", "black-box", adversarial,
                        self.y, params)  # fmt: skip
 
