@@ -51,6 +51,20 @@ def _sleep_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _attacks_line(ev: Any) -> str:
+    """Which attacks ran, at which budget, and which kinds did not run at all."""
+    skipped = []
+    if ev.substitute is None:
+        skipped.append("transfer (black-box substitute)")
+    if not ev.query_attacks:
+        skipped.append("query-based (black-box)")
+    ran = (f"Attacks at ε = {ev.epsilon} (L∞): gray-box {', '.join(ev.graybox_attacks)}; "
+           f"adaptive {', '.join(ev.adaptive_attacks) or 'none'}")  # fmt: skip
+    if any(a.startswith("cw") for a in ev.graybox_attacks):
+        ran += " (CW is an L2 attack; its ε is nominal)"
+    return ran + (f". Not run here: {', '.join(skipped)}." if skipped else ".")
+
+
 def _report(out: Path, config: Any, seconds: float) -> str:
     summary = (out / "sleep_summary.md").read_text().split("\n", 1)[1].strip()
     reports = json.loads((out / "sleep_report.json").read_text())
@@ -66,6 +80,8 @@ def _report(out: Path, config: Any, seconds: float) -> str:
         "The embedded subset is small and the models are trained for seconds, so these numbers "
         "show the pipeline, not the published results (see `results/` in the repository for "
         "full MNIST and Fashion-MNIST runs).",
+        "",
+        _attacks_line(ev),
         "",
         "## Accuracy with and without sleep",
         "",
