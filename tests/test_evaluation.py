@@ -155,6 +155,29 @@ def test_substitute_records_where_its_seed_images_come_from():
                      "all test images, the attacked ones included"]  # fmt: skip
 
 
+def test_query_attacks_see_the_deployed_scores_not_the_attack_surface():
+    from spikedefense.evaluation.harness import DeployedScores
+
+    torch.manual_seed(0)
+
+    class Surrogate:  # gradient attacks get a surrogate; the deployed purifier blanks images
+        name, classifier = "blank", make_classifier("C4").eval()
+
+        def purify(self, x):
+            return torch.zeros_like(x)
+
+        def predict(self, x):
+            return self.classifier(self.purify(x)).argmax(1)
+
+        def attack_surface(self):
+            return self.classifier  # no purifier at all
+
+    x = torch.rand(5, 1, 28, 28)
+    scores = DeployedScores(Surrogate())(x)
+    assert torch.equal(scores, Surrogate.classifier(torch.zeros_like(x)))
+    assert not torch.allclose(scores, Surrogate.classifier(x))
+
+
 def test_evaluate_bad_input():
     clf = make_classifier("C4")
     x, y = torch.rand(4, 1, 28, 28), torch.arange(4)

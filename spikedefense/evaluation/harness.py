@@ -133,6 +133,24 @@ def _accuracy(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
     return 100.0 * int(correct.sum()) / len(correct)
 
 
+class DeployedScores(nn.Module):
+    """The scores a query attacker observes: the defense's classifier on its purified input,
+    exactly as deployed (``defense.predict`` is their argmax), whatever differentiable surrogate
+    ``attack_surface()`` offers gradient attacks."""
+
+    def __init__(self, defense: Defense) -> None:
+        super().__init__()
+        self.defense = defense
+        self.classifier = defense.classifier  # a submodule: the attack reads its device
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from ..models import eval_mode
+
+        with eval_mode(self.classifier):
+            return self.classifier(self.defense.purify(x))
+
+
 class _Runner:
     def __init__(self, config: EvaluationConfig, images: torch.Tensor, labels: torch.Tensor,
                  progress: bool) -> None:  # fmt: skip
@@ -277,9 +295,8 @@ class _Runner:
                 else (self.x, self.y)
             )
             for attack in c.query_attacks:
-                adversarial, params = self.attack(
-                    attack, c.epsilon, defense.attack_surface(), qx, qy
-                )
+                adversarial, params = self.attack(attack, c.epsilon, DeployedScores(defense),
+                                                  qx, qy)  # fmt: skip
                 self.score(self.result.blackbox, name, defense, attack, "black-box", adversarial,
                            qy, params)  # fmt: skip
             if c.substitute is None:
