@@ -22,7 +22,7 @@ per-image ``worst-case`` record (which is at most every attack it covers by cons
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -99,7 +99,8 @@ def run_sanity_checks(
         cells = by_pair[(r.classifier, r.defense, r.n)]
         key = (r.attack, r.threat_model)
         cells[key] = min(r.accuracy, cells.get(key, r.accuracy))
-    several_n = {(c, d) for c, d, _ in by_pair if sum(k[:2] == (c, d) for k in by_pair) > 1}
+    runs = Counter((clf, defense) for clf, defense, _ in by_pair)
+    several_n = {pair for pair, count in runs.items() if count > 1}
     for (clf, defense, n), cells in by_pair.items():
         family = "white-box" if defense == "none" else "gray-box"
         where = f" (n={n})" if (clf, defense) in several_n else ""

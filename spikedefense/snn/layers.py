@@ -52,13 +52,20 @@ class SpikingLayer(NamedTuple):
     threshold: float = 1.0
 
 
+def check_threshold(threshold: Any, name: str = "threshold") -> float:
+    """``threshold`` as a float if it is a finite real number > 0 (NumPy's included)."""
+    real = isinstance(threshold, (int, float, np.integer, np.floating))
+    if isinstance(threshold, bool) or not (real and np.isfinite(threshold) and threshold > 0):
+        raise ValueError(f"{name}: expected a finite number > 0, got {threshold!r}")
+    return float(threshold)
+
+
 def from_converted(layer: Any, threshold: float = 1.0) -> SpikingLayer:
     """A :class:`SpikingLayer` from a :class:`~spikedefense.convert.ConvertedLayer`.
 
     The normalised weight and bias are multiplied by ``threshold`` (rates stay the same).
     """
-    if not (isinstance(threshold, (int, float)) and np.isfinite(threshold) and threshold > 0):
-        raise ValueError(f"threshold: expected a finite number > 0, got {threshold!r}")
+    threshold = check_threshold(threshold)
     weight = (layer.weight * threshold).astype(np.float32)
     bias = (layer.bias * threshold).astype(np.float32)
     return SpikingLayer(layer.kind, weight, bias, layer.stride, layer.padding, float(threshold))

@@ -33,7 +33,7 @@ import torch.nn.functional as F  # noqa: N812
 from spikedefense.kernels import bernoulli_encode
 from spikedefense.kernels.dispatch import BACKENDS
 
-from .layers import SpikingLayer, fire, from_converted, layer_currents
+from .layers import SpikingLayer, check_threshold, fire, from_converted, layer_currents
 from .record import SpikeRecord
 
 __all__ = ["SVAEOutput", "SpikingVAE", "check_steps", "reconstruction_error_table"]
@@ -100,16 +100,10 @@ class SpikingVAE:
                 f"thresholds: unknown layers {sorted(unknown)}; spiking layers are {list(SPIKING)}"
             )
         for name, threshold in thresholds.items():
-            if isinstance(threshold, bool) or not (
-                isinstance(threshold, (int, float, np.integer, np.floating))
-                and np.isfinite(threshold) and threshold > 0
-            ):  # fmt: skip
-                raise ValueError(
-                    f"thresholds[{name!r}]: expected a finite number > 0, got {threshold!r}"
-                )
+            check_threshold(threshold, f"thresholds[{name!r}]")
         self.svae = svae
         self.layers: dict[str, SpikingLayer] = {
-            name: from_converted(svae[name], float(thresholds.get(name, 1.0))) for name in SPIKING
+            name: from_converted(svae[name], thresholds.get(name, 1.0)) for name in SPIKING
         }
 
     def _fire(
