@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import torch
@@ -47,3 +48,34 @@ def test_summary_keeps_rows_of_other_n_apart_and_labels_budget_and_n():
         expected = f"| C1 | whitebox | worst-case | 0.30 | white-box-adaptive | {n} | {cells} |"
         assert any(line.startswith(expected) for line in lines)
     assert not any("| blackbox |" in line for line in lines)
+
+
+def test_report_rewrites_the_sleep_summary_from_the_records(tmp_path):
+    """``spikedefense report`` on a sleep run's folder rebuilds sleep_summary.{json,md}."""
+    from spikedefense.evaluation.records import Record, write_json
+    from spikedefense.evaluation.render import render_results
+
+    def record(defense, attack, accuracy):
+        eps, threat = (0.0, "none") if attack == "none" else (0.3, "gray-box")
+        return Record("mnist", "C1", defense, attack, eps, threat, accuracy, 500, 0, "cmd")
+
+    records = [record("defense-vae", a, m) for a, m in (("none", 99.0), ("fgsm", 90.0))]
+    records += [record(f"defense-vae-sleep#s{s}", "fgsm", m) for s, m in ((0, 80.0), (1, 84.0))]
+    write_json(records, tmp_path / "whitebox.json")
+    (tmp_path / "sleep_summary.md").write_text("an older layout\n")
+    paths = render_results(tmp_path)
+    assert paths["sleep_summary.md"] == tmp_path / "sleep_summary.md"
+    text = (tmp_path / "sleep_summary.md").read_text()
+    assert "sleep seeds [0, 1]" in text and "| n |" in text
+    # (96.12): the seed's published cell for C1 gray-box FGSM.
+    expected = "| C1 | whitebox | fgsm | 0.30 | gray-box | 500 | 90.00 | 82.00 ± 2.00 (96.12) | -8"
+    assert expected in text
+    (row,) = [r for r in json.loads((tmp_path / "sleep_summary.json").read_text())
+              if r["defense"] == "defense-vae-sleep"]  # fmt: skip
+    assert (row["mean"], row["std"], row["seeds"]) == (82.0, 2.0, 2)
+    # A folder without slept defenses gets no sleep summary.
+    awake = tmp_path / "awake"
+    awake.mkdir()
+    write_json(records[:2], awake / "whitebox.json")
+    assert "sleep_summary.md" not in render_results(awake)
+    assert not (awake / "sleep_summary.md").exists()

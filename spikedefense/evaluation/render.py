@@ -107,7 +107,8 @@ def publish(
 
 
 def render_results(out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Rebuild the Markdown, sanity checks and plot of a result folder from its JSON files.
+    """Rebuild the Markdown, sanity checks and plot of a result folder from its JSON files, and
+    its ``sleep_summary.{json,md}`` when it holds slept defenses.
 
     Raises:
         FileNotFoundError: ``out_dir`` holds no ``whitebox.json``.
@@ -126,6 +127,10 @@ def render_results(out_dir: str | os.PathLike[str]) -> dict[str, Path]:
         raise ValueError(f"{out / 'whitebox.json'} holds no records")
     first = records["whitebox"][0]
     epsilon = float(config.get("evaluation", {}).get("epsilon", 0.3))
-    return publish(out, records["whitebox"], records["blackbox"], records["sweep"],
-                   dataset=first.dataset, epsilon=epsilon, command=first.command,
-                   config=config)  # fmt: skip
+    paths = publish(out, records["whitebox"], records["blackbox"], records["sweep"],
+                    dataset=first.dataset, epsilon=epsilon, command=first.command,
+                    config=config)  # fmt: skip
+    from .sleep_experiment import write_sleep_summary
+
+    paths.update(write_sleep_summary(out, records["whitebox"], records["blackbox"], first.command))
+    return paths

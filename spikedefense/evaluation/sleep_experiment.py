@@ -37,6 +37,7 @@ __all__ = [
     "run_sleep_experiment",
     "summarise_sleep",
     "write_sleep_figures",
+    "write_sleep_summary",
 ]
 
 _SEED_TAG = re.compile(r"#s(\d+)$")
@@ -290,6 +291,26 @@ def _summary_markdown(
     return "\n".join(lines)
 
 
+def write_sleep_summary(
+    out_dir: str | Path, whitebox: Sequence[Any], blackbox: Sequence[Any], command: str
+) -> dict[str, Path]:
+    """Write ``sleep_summary.{json,md}`` from a run's records; nothing (``{}``) when no record
+    is of a slept defense. The sleep seeds are read from the defenses' ``#s<seed>`` tags."""
+    from .._atomic import atomic_write_text
+
+    seeds = sorted({seed for r in (*whitebox, *blackbox)
+                    for base, seed in [base_defense(r.defense)] if seed is not None})  # fmt: skip
+    if not seeds:
+        return {}
+    out = Path(out_dir)
+    rows = summarise_sleep({"whitebox": whitebox, "blackbox": blackbox})
+    dataset = (whitebox or blackbox)[0].dataset
+    atomic_write_text(out / "sleep_summary.json", json.dumps(rows, indent=1))
+    atomic_write_text(out / "sleep_summary.md", _summary_markdown(rows, dataset, command, seeds))
+    return {"sleep_summary.json": out / "sleep_summary.json",
+            "sleep_summary.md": out / "sleep_summary.md"}  # fmt: skip
+
+
 def write_sleep_figures(config: SleepExperimentConfig, *, progress: bool = True) -> None:
     """Only step 4's figures, from the checkpoints of a finished run (nothing is evaluated)."""
     exp = config.experiment
@@ -330,12 +351,7 @@ def run_sleep_experiment(
     paths = write_results(result, exp, logs)
     progress_file.unlink()  # finished: a rerun attacks again
     out = Path(exp.out_dir)
-    rows = summarise_sleep({"whitebox": result.whitebox, "blackbox": result.blackbox})
-    atomic_write_text(out / "sleep_summary.json", json.dumps(rows, indent=1))
-    atomic_write_text(
-        out / "sleep_summary.md",
-        _summary_markdown(rows, ev.dataset, ev.command, config.sleep_seeds),
-    )
+    write_sleep_summary(out, result.whitebox, result.blackbox, ev.command)
     reports = {key: r.report.to_dict() for key, r in results.items()}
     atomic_write_text(out / "sleep_report.json", json.dumps(reports, indent=1))
     _write_figures(out, config, everything, results, x_test, y_test, models)
