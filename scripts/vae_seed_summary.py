@@ -64,21 +64,27 @@ def summarise(runs: Path) -> list[dict]:
         for model, awake_name, slept_name in MODELS:
             for clf in classifiers:
                 for label, attack, threat in ROWS:
-                    row = _row(seeds, clf, attack, threat, awake_name, slept_name)
-                    if row is not None:
-                        rows.append({"dataset": dataset_dir.name, "model": model,
-                                     "classifier": clf, "row": label, **row})  # fmt: skip
+                    # One row per image count: runs on other images are not averaged together.
+                    sizes = sorted({r["n"] for recs in seeds.values() for r in recs
+                                    if (r["classifier"], r["attack"], r["threat_model"])
+                                    == (clf, attack, threat)})  # fmt: skip
+                    for n in sizes:
+                        row = _row(seeds, (clf, attack, threat, n), awake_name, slept_name)
+                        if row is not None:
+                            rows.append({"dataset": dataset_dir.name, "model": model,
+                                         "classifier": clf, "row": label, **row})  # fmt: skip
     return rows
 
 
-def _row(seeds: dict[int, list[dict]], clf: str, attack: str, threat: str, awake_name: str,
+def _row(seeds: dict[int, list[dict]], where: tuple[str, str, str, int], awake_name: str,
          slept_name: str) -> dict | None:  # fmt: skip
-    awake, slept, n = {}, {}, None
+    """The row of the records at ``where`` = (classifier, attack, threat model, n)."""
+    _, attack, threat, n = where
+    awake, slept = {}, {}
     for seed, records in seeds.items():
         for r in records:
-            if (r["classifier"], r["attack"], r["threat_model"]) != (clf, attack, threat):
+            if (r["classifier"], r["attack"], r["threat_model"], r["n"]) != where:
                 continue
-            n = r["n"]
             base = r["defense"].split("#")[0]
             if base == awake_name:
                 awake[seed] = r["accuracy"]

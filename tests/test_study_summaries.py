@@ -85,6 +85,19 @@ def test_seeds_without_both_sides_are_left_out(tmp_path, summary):
     assert row["vae_seeds"] == [0] and row["delta"] == {0: -10.0}
 
 
+def test_runs_on_other_images_get_their_own_row(tmp_path, summary):
+    """The same attack on 100 and on 500 images gives two rows, never one average."""
+    _write_run(tmp_path, 0, [_record("defense-vae", "pgd", "white-box-adaptive", 10.0, n=100),
+                             _record("defense-vae-sleep#s0", "pgd", "white-box-adaptive", 4.0,
+                                     n=100),
+                             _record("defense-vae", "pgd", "white-box-adaptive", 30.0, n=500),
+                             _record("defense-vae-sleep#s0", "pgd", "white-box-adaptive", 20.0,
+                                     n=500)])  # fmt: skip
+    rows = {r["n"]: r for r in summary.summarise(tmp_path)}
+    assert set(rows) == {100, 500}
+    assert rows[100]["delta"] == {0: -6.0} and rows[500]["delta"] == {0: -10.0}
+
+
 def _layer(width_before, width_after, mean_abs):
     return {"spikes": 10, "weight_change": {"mean_abs": mean_abs, "fraction_changed": 0.5},
             "spread_before": {"width": width_before}, "spread_after": {"width": width_after}}
