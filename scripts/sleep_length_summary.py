@@ -9,7 +9,8 @@ one Defense-VAE slept on N adversarial images. Per dataset and N: per classifier
 awake Defense-VAE's accuracy, the slept one's (mean ± population std over the sleep seeds) and
 Δ = slept − awake; per layer, how much sleep widened the encoder weights (5-95 % width after /
 before − 1, in %, mean over the sleep seeds), the mean |Δw| and the fraction of weights changed.
-Writes ``summary.json`` and ``summary.md`` into ``--out``.
+Writes ``summary.json``, ``summary.md`` and ``sleep_length.png`` (accuracy and weight widening
+against N) into ``--out``.
 """
 
 from __future__ import annotations
@@ -141,11 +142,67 @@ def markdown(runs: list[dict], command: str) -> str:
     return "\n".join(lines)
 
 
+def plot(runs: list[dict], out: Path) -> Path:
+    """``out/sleep_length.png``: per dataset, accuracy (clean and gray-box FGSM, per classifier;
+    N = 0 is the awake model; bars: std over the sleep seeds) and each layer's weight widening
+    against the number of images slept on."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from spikedefense.viz.curves import save_figure
+
+    datasets = sorted({r["dataset"] for r in runs})
+    fig, axes = plt.subplots(2, len(datasets), figsize=(5.5 * len(datasets), 7.5), squeeze=False)
+    for col, dataset in enumerate(datasets):
+        mine = sorted((r for r in runs if r["dataset"] == dataset), key=lambda r: r["n_sleep"])
+        lengths = [0] + [r["n_sleep"] for r in mine]
+        ax = axes[0, col]
+        for (clf, label), style in _series(mine):
+            cells = [next(a for a in r["accuracy"] if (a["classifier"], a["row"]) == (clf, label))
+                     for r in mine]  # fmt: skip
+            ax.errorbar(lengths, [cells[0]["awake"]] + [a["sleep_mean"] for a in cells],
+                        yerr=[0.0] + [a["sleep_std"] for a in cells], capsize=2,
+                        label=f"{clf} {label}", **style)  # fmt: skip
+        ax.axhline(10.0, color="0.6", lw=0.8, ls=":", label="chance")
+        ax.set(xlabel="images slept on (N)", ylabel="accuracy %", ylim=(0, 100),
+               title=f"{dataset}: Defense-VAE-Sleep")  # fmt: skip
+        ax.legend(fontsize=7)
+        ax = axes[1, col]
+        for i, layer in enumerate(w["layer"] for w in mine[0]["weights"]):
+            growth = [0.0] + [r["weights"][i]["width_growth_percent"] for r in mine]
+            ax.plot(lengths, growth, marker="o", label=layer)
+        ax.set(xlabel="images slept on (N)", ylabel="5-95 % weight width, + % vs awake",
+               title=f"{dataset}: encoder weights widen")  # fmt: skip
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "sleep_length.png"
+    save_figure(fig, path)
+    plt.close(fig)
+    return path
+
+
+def _series(runs: list[dict]) -> list[tuple[tuple[str, str], dict]]:
+    """(classifier, row) pairs to draw: clean solid, gray-box FGSM dashed, a colour per
+    classifier; only pairs that every run has."""
+    keys = [{(a["classifier"], a["row"]) for a in r["accuracy"]} for r in runs]
+    common = set.intersection(*keys) if keys else set()
+    classifiers = sorted({clf for clf, _ in common})
+    out = []
+    for label, ls in (("clean", "-"), ("gray-box FGSM", "--")):
+        for i, clf in enumerate(classifiers):
+            if (clf, label) in common:
+                out.append(((clf, label), {"color": f"C{i}", "ls": ls, "marker": "o"}))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from vae_seed_summary import summary_main  # scripts/ is on sys.path when run as a script
 
     return summary_main(argv, __doc__, "sleep_length_summary.py",
-                        "<dataset>/n-sleep-<N>/whitebox.json", "runs", summarise, markdown)
+                        "<dataset>/n-sleep-<N>/whitebox.json", "runs", summarise, markdown,
+                        plot)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -135,9 +135,10 @@ def markdown(rows: list[dict], command: str) -> str:
 
 
 def summary_main(argv: list[str] | None, doc: str, script: str, layout: str, key: str,
-                 summarise: Any, markdown: Any) -> int:  # fmt: skip
+                 summarise: Any, markdown: Any, figure: Any = None) -> int:  # fmt: skip
     """The command line shared by the study summaries: ``--runs`` -> ``summarise`` ->
-    ``--out/summary.json`` (``{"command", key: ...}``) and ``--out/summary.md``."""
+    ``--out/summary.json`` (``{"command", key: ...}``) and ``--out/summary.md``, and
+    ``figure(rows, out)`` where one is given."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--runs", required=True)
     parser.add_argument("--out", required=True)
@@ -156,6 +157,8 @@ def summary_main(argv: list[str] | None, doc: str, script: str, layout: str, key
                                                        indent=1))  # fmt: skip
     atomic_write_text(out / "summary.md", markdown(rows, command))
     print(markdown(rows, command))
+    if figure is not None:
+        print(f"figure: {figure(rows, out)}")
     return 0
 
 

@@ -129,6 +129,26 @@ def test_sleep_length_deltas_and_widening(tmp_path, length):
         length.markdown(runs, "cmd"))
 
 
+def test_sleep_length_plot_starts_at_the_awake_model(tmp_path, length, monkeypatch):
+    import matplotlib.axes
+    import matplotlib.image
+
+    _length_run(tmp_path, 100, 90.0, (80.0, 84.0), (1.02, 1.04))
+    _length_run(tmp_path, 1000, 90.0, (70.0, 70.0), (1.10, 1.10))
+    plotted = []
+    errorbar = matplotlib.axes.Axes.errorbar
+
+    def spy(self, x, y, *args, **kwargs):
+        plotted.append((list(x), list(y), kwargs["yerr"], kwargs["label"]))
+        return errorbar(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "errorbar", spy)
+    path = length.plot(length.summarise(tmp_path), tmp_path)
+    assert plotted == [([0, 100, 1000], [90.0, 82.0, 70.0], [0.0, 2.0, 0.0], "C1 gray-box FGSM")]
+    assert path == tmp_path / "sleep_length.png"
+    assert matplotlib.image.imread(path).shape[2] in (3, 4)
+
+
 def test_sleep_length_refuses_runs_with_different_awake_models(tmp_path, length):
     _length_run(tmp_path, 100, 90.0, (80.0,), (1.0,))
     _length_run(tmp_path, 1000, 91.0, (80.0,), (1.0,))
