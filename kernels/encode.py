@@ -33,7 +33,7 @@ def bernoulli_encode(x: Any, steps: int, *, gain: float = 1.0, seed: int = 0,
         >>> bool(0.18 < s.mean() < 0.22)
         True
     """
-    x = check.float_array("x", x)
+    x = check.c_contiguous("x", check.float_array("x", x))
     steps = check.nonneg_int("steps", steps, minimum=1)
     gain = check.finite_number("gain", gain, minimum=0.0)
     seed = check.nonneg_int("seed", seed)

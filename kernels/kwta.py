@@ -18,8 +18,9 @@ from .dispatch import implementation, resolve_backend
 
 
 def _inputs(potentials: Any, first_spike: Any, ndim: int, k: int) -> tuple[Any, Any, int]:
-    potentials = check.float_array("potentials", potentials, ndim)
+    potentials = check.c_contiguous("potentials", check.float_array("potentials", potentials, ndim))
     first_spike = check.int_array("first_spike", first_spike, ndim)
+    first_spike = check.c_contiguous("first_spike", first_spike)
     check.same_shape("potentials", tuple(potentials.shape), "first_spike",
                      tuple(first_spike.shape))
     k = check.nonneg_int("k", k)

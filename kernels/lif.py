@@ -42,7 +42,7 @@ def lif_run(currents: Any, params: LIFParams, v0: Any = None, *,
         >>> spikes[:, 0].tolist()
         [0, 1, 0]
     """
-    currents = check.float_array("currents", currents)
+    currents = check.c_contiguous("currents", check.float_array("currents", currents))
     if currents.ndim < 1 or currents.shape[0] < 1:
         raise ValueError(f"currents: expected shape [T, ...] with T >= 1, got {currents.shape}")
     check_lif_params(params)
@@ -50,7 +50,7 @@ def lif_run(currents: Any, params: LIFParams, v0: Any = None, *,
     if v0 is None:
         v0 = np.zeros(shape, dtype=currents.dtype)
     else:
-        v0 = check.float_array("v0", v0)
+        v0 = check.c_contiguous("v0", check.float_array("v0", v0))
         check.same_shape("currents[0]", shape, "v0", tuple(v0.shape))
         if np.dtype(v0.dtype) != np.dtype(currents.dtype):
             raise TypeError(f"v0: expected dtype {currents.dtype} like currents, got {v0.dtype}")

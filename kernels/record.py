@@ -28,7 +28,7 @@ def first_spike(spikes: Any, *, backend: str = "auto") -> Any:
         >>> first_spike(np.array([[0, 0], [1, 0], [1, 0]], np.uint8)).tolist()
         [1, -1]
     """
-    spikes = check.spike_array("spikes", spikes)
+    spikes = check.c_contiguous("spikes", check.spike_array("spikes", spikes))
     if spikes.ndim < 1:
         raise ValueError("spikes: expected shape [T, ...], got a scalar")
     backend = resolve_backend(backend, spikes)

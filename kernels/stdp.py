@@ -30,6 +30,8 @@ from .params import STDPParams, TadrosParams, check_stdp_params, check_tadros_pa
 
 def _unit_weight(name: str, array: Any, ndim: int) -> Any:
     array = check.float_array(name, array, ndim)
+    if is_device_array(array):  # the CUDA kernels view it flat; host arrays are copied anyway
+        check.c_contiguous(name, array)
     if not is_device_array(array) and array.size and (array.min() < 0 or array.max() > 1):
         raise ValueError(f"{name}: STDP weights must lie in [0, 1], got range "
                          f"[{float(array.min())}, {float(array.max())}]")

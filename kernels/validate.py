@@ -17,9 +17,17 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _as_array(name: str, array: Any) -> Any:
-    """Device arrays as they are; anything else as a NumPy array."""
+    """Numba device arrays as they are, other CUDA arrays (torch, CuPy) as zero-copy Numba views
+    of the same memory; anything else as a NumPy array."""
     if is_device_array(array):
-        return array
+        if hasattr(array, "copy_to_host"):
+            return array
+        from numba import cuda
+
+        if not hasattr(cuda, "as_cuda_array"):  # the CUDA simulator has no foreign device memory
+            raise TypeError(f"{name}: a {type(array).__name__} on a CUDA device needs a GPU "
+                            "and Numba's CUDA driver, not the CUDA simulator")
+        return cuda.as_cuda_array(array)
     if not isinstance(array, np.ndarray):
         try:
             array = np.asarray(array)
@@ -36,6 +44,19 @@ def _all_finite(array: np.ndarray) -> bool:
 
         return bool(all_finite(array.reshape(-1)))
     return bool(np.isfinite(array).all())
+
+
+def c_contiguous(name: str, array: Any) -> Any:
+    """``array`` laid out in C order, for kernels that flatten it: host arrays are copied into C
+    order where needed; device arrays must already be (on a GPU, Numba reshapes a Fortran-ordered
+    device array by reinterpreting its memory, so other layouts are refused)."""
+    if not is_device_array(array):  # (np.ascontiguousarray would turn a 0-d array into 1-d)
+        return array if array.flags.c_contiguous else np.ascontiguousarray(array)
+    if not array.is_c_contiguous():
+        raise ValueError(f"{name}: device arrays must be C-contiguous, got strides "
+                         f"{tuple(array.strides)} for shape {tuple(array.shape)}; pass a "
+                         "C-ordered copy")
+    return array
 
 
 def check_rank(name: str, array: Any, ndim: int | tuple[int, ...]) -> None:

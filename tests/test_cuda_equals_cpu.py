@@ -162,3 +162,86 @@ def test_device_input_runs_on_cuda_and_stays_there(cuda_backend: str) -> None:
     # nothing falls back silently: a device array with backend="cpu" is refused
     with pytest.raises(ValueError, match=r"^backend:"):
         K.lif_run(d_cur, K.LIFParams(0.9), backend="cpu")
+
+
+def test_any_host_layout_gives_the_cpu_bits(cuda_backend: str) -> None:
+    """Fortran-ordered and permuted host arrays: the CUDA kernels view some inputs flat, so they
+    must see C-ordered copies (on a GPU a Fortran-ordered device copy reshapes wrongly)."""
+    rng = np.random.default_rng(8)
+    cur = np.asfortranarray(rng.uniform(-0.3, 0.8, size=(5, 6)).astype(np.float32))
+    params = K.LIFParams(0.9, 0.7, "subtract", 0)
+    for a, b in zip(K.lif_run(cur, params, cur[0], backend=cuda_backend),
+                    K.lif_run(cur, params, cur[0], backend="cpu"), strict=True):  # fmt: skip
+        _same(a, b)
+    x = np.asfortranarray(rng.random((4, 7)))
+    _same(K.bernoulli_encode(x, 3, seed=2, backend=cuda_backend),
+          K.bernoulli_encode(x, 3, seed=2, backend="cpu"))  # fmt: skip
+    s = np.asfortranarray((rng.random((6, 4, 9)) < 0.2).astype(np.uint8))
+    _same(K.first_spike(s, backend=cuda_backend), K.first_spike(s, backend="cpu"))
+    pot = np.asfortranarray(rng.random((3, 4, 5)))
+    fs = rng.integers(-1, 3, size=(3, 4, 5))  # C order, unlike pot
+    _same(K.kwta_conv(pot, fs, 4, 1, backend=cuda_backend), K.kwta_conv(pot, fs, 4, 1,
+                                                                        backend="cpu"))
+    # STDP on a permuted view (neither C nor Fortran order) and a Fortran-ordered dense weight.
+    w = rng.uniform(0.1, 0.9, size=(3, 2, 3, 3)).transpose(1, 0, 2, 3)
+    pre = rng.integers(-1, 4, size=(3, 5, 5))
+    post = rng.integers(0, 4, size=(2, 3, 3))
+    winners = np.array([[1, 2, 0], [0, 1, 1]])
+    _same(K.stdp_conv(w, pre, post, winners, 1, 0, mirror=w, backend=cuda_backend)[0],
+          K.stdp_conv(w, pre, post, winners, 1, 0, mirror=w, backend="cpu")[0])  # fmt: skip
+    wd = np.asfortranarray(rng.uniform(0.1, 0.9, size=(6, 4)))
+    pre_d, post_d = rng.integers(-1, 3, size=4), rng.integers(0, 3, size=6)
+    for a, b in zip(K.stdp_dense(wd, pre_d, post_d, np.array([1, 4]), mirror=wd,
+                                 backend=cuda_backend),
+                    K.stdp_dense(wd, pre_d, post_d, np.array([1, 4]), mirror=wd, backend="cpu"),
+                    strict=True):  # fmt: skip
+        _same(a, b)
+
+
+def test_device_arrays_must_be_c_ordered(cuda_backend: str) -> None:
+    """A Fortran-ordered device array is refused by name instead of read in the wrong order."""
+    from numba import cuda
+
+    rng = np.random.default_rng(9)
+    d_cur = cuda.to_device(np.asfortranarray(rng.random((4, 5)).astype(np.float32)))
+    with pytest.raises(ValueError, match=r"^currents: device arrays must be C-contiguous"):
+        K.lif_run(d_cur, K.LIFParams(0.9), backend=cuda_backend)
+    d_pot = cuda.to_device(np.asfortranarray(rng.random((2, 3, 4))))
+    with pytest.raises(ValueError, match=r"^potentials: device arrays must be C-contiguous"):
+        K.kwta_conv(d_pot, np.zeros((2, 3, 4), np.int64), 1, 0, backend=cuda_backend)
+    d_w = cuda.to_device(np.asfortranarray(rng.uniform(0.1, 0.9, size=(6, 4))))
+    with pytest.raises(ValueError, match=r"^weight: device arrays must be C-contiguous"):
+        K.stdp_dense(d_w, np.zeros(4, np.int64), np.zeros(6, np.int64), np.array([1]),
+                     backend=cuda_backend)  # fmt: skip
+
+
+@pytest.mark.parametrize("setting", ["THREADS_PER_BLOCK", "KWTA_THREADS"])
+def test_block_sizes_above_the_hardware_limit_are_refused(
+    cuda_backend: str, monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    from spikedefense.kernels import config
+
+    monkeypatch.setattr(config, setting, 2048)
+    with pytest.raises(ValueError, match=rf"^config.{setting}: expected 1 to 1024"):
+        if setting == "KWTA_THREADS":
+            K.kwta_conv(np.zeros((2, 3, 3)), np.zeros((2, 3, 3), np.int64), 1, 0,
+                        backend=cuda_backend)  # fmt: skip
+        else:
+            K.bernoulli_encode(np.full(4, 0.5), 2, seed=0, backend=cuda_backend)
+
+
+def test_foreign_cuda_arrays_get_a_clear_error_without_a_gpu(cuda_backend: str) -> None:
+    """torch / CuPy CUDA arrays cross by ``__cuda_array_interface__``; the simulator cannot map
+    them, and says so by argument instead of failing on their dtype."""
+    from numba import config as numba_config
+
+    if not numba_config.ENABLE_CUDASIM:
+        pytest.skip("a real GPU maps __cuda_array_interface__ memory")
+
+    class ForeignCudaArray:
+        dtype = "torch.float32"  # not a NumPy dtype, as with torch tensors
+        __cuda_array_interface__ = {"shape": (3, 2), "typestr": "<f4", "data": (0, False),
+                                    "version": 3}  # fmt: skip
+
+    with pytest.raises(TypeError, match=r"^currents: a ForeignCudaArray on a CUDA device needs"):
+        K.lif_run(ForeignCudaArray(), K.LIFParams(0.9))

@@ -52,8 +52,8 @@ def to_device(array: Any) -> Any:
 
 def device_copy(array: Any) -> Any:
     """A new device array holding a copy of ``array`` (host or device)."""
-    if not is_device_array(array):
-        return cuda.to_device(np.array(array, copy=True))
+    if not is_device_array(array):  # C order: the kernels may view the copy flat
+        return cuda.to_device(np.ascontiguousarray(array))
     source = to_device(array)
     copy = cuda.device_array(source.shape, dtype=source.dtype)
     copy.copy_to_device(source)
@@ -64,7 +64,16 @@ def back(array: Any, host: bool) -> Any:
     return array.copy_to_host() if host else array
 
 
+def block_size(name: str, threads: Any) -> int:
+    """A threads-per-block setting checked against what every CUDA GPU allows (1 to 1024; the
+    simulator would accept more)."""
+    threads = int(threads)
+    if not 1 <= threads <= 1024:
+        raise ValueError(f"{name}: expected 1 to 1024 threads per block, got {threads}")
+    return threads
+
+
 def launch(n: int) -> tuple[int, int]:
     """(blocks, threads per block) covering n threads; reads config at call time."""
-    threads = int(config.THREADS_PER_BLOCK)
+    threads = block_size("config.THREADS_PER_BLOCK", config.THREADS_PER_BLOCK)
     return max(1, (n + threads - 1) // threads), threads

@@ -16,7 +16,7 @@ import numpy as np
 from numba import cuda, float64, int64
 
 from .. import config
-from ._device import back, on_host, to_device
+from ._device import back, block_size, on_host, to_device
 
 
 @cuda.jit(device=True)
@@ -98,8 +98,8 @@ def _kernel(threads: int) -> Any:
 
 def _select(potentials: Any, first_spike: Any, k: int, radius: int, height: int, width: int,
             n_taken: int, spatial: bool) -> tuple[Any, int, bool]:
-    threads = int(config.KWTA_THREADS)
-    if threads < 1 or threads & (threads - 1):
+    threads = block_size("config.KWTA_THREADS", config.KWTA_THREADS)
+    if threads & (threads - 1):
         raise ValueError(f"config.KWTA_THREADS: expected a power of two, got {threads}")
     host = on_host(potentials, first_spike)
     d_pot = to_device(potentials).reshape(-1)
