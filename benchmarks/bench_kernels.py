@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_kernels.py [--quick] [--backend cpu|cuda|all] [--out DIR]
 
-Writes ``DIR/bench_kernels.json`` and ``DIR/bench_kernels.md`` (default DIR: benchmarks/results)
+Writes ``DIR/bench_kernels.json`` and ``DIR/bench_kernels.md`` (default DIR: bench-results)
 and prints the Markdown report. Workloads:
 
 (a) ``lif``: a LIF layer driven by given currents (ours: one ``lif_run``; peers: snnTorch
@@ -46,7 +46,7 @@ from bench_common import (  # noqa: E402
 )
 
 SEED = 20240531
-DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+DEFAULT_OUT = "bench-results"  # benchmarks/results/ is rewritten only on request
 #: Dense weights are rounded to multiples of 2**-14 (|w| <= 1, at most 784 inputs): every partial
 #: sum is then exact in float32, so ours and nn.Linear produce identical currents whatever their
 #: summation order, and the spike comparison isolates the neuron model. The work is unchanged.
@@ -372,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, 1-2 repeats (CI)")
     parser.add_argument("--backend", choices=("cpu", "cuda", "all"), default="cpu")
-    parser.add_argument("--out", default=DEFAULT_OUT, help="output folder")
+    parser.add_argument("--out", default=DEFAULT_OUT,
+                        help="output folder (default: %(default)s)")
     args = parser.parse_args(argv)
     available = K.available_backends()
     if args.backend == "cuda" and "cuda" not in available:

@@ -18,7 +18,7 @@ ours, torch, ...`` so that load from other processes hits both alike. Reported: 
 images/s over the passes (min - max beside it) and ``ours/torch`` = ratio of the medians. Each
 thread count in ``--threads`` is one case (torch and Numba get the same count).
 
-Writes ``DIR/bench_sleep.json`` and ``DIR/bench_sleep.md`` (default DIR: benchmarks/results).
+Writes ``DIR/bench_sleep.json`` and ``DIR/bench_sleep.md`` (default DIR: bench-results).
 A backend that cannot run here (``--backend cuda`` without a GPU, or under the Numba CUDA
 simulator) is skipped with the reason; when nothing is left to run, no file is written.
 ``--quick`` (CI): a randomly initialised VAE, 2 images, one pass, one thread.
@@ -46,7 +46,7 @@ from sleep_work import work_bound  # noqa: E402
 from torch_sleep import TorchSleep  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "benchmarks" / "results"
+DEFAULT_OUT = Path("bench-results")  # benchmarks/results/ is rewritten only on request
 CHECKPOINT = ROOT / ".work" / "mnist" / "defense-vae"
 SEED = 20240531
 TARGET = 20.0
@@ -464,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="timed passes per implementation and case (default 5; --quick: 1)",
     )
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help="output folder")
+    parser.add_argument("--out", default=str(DEFAULT_OUT),
+                        help="output folder (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="tiny run for CI (random VAE)")
     args = parser.parse_args(argv)
     n = args.images or (2 if args.quick else 64)

@@ -10,7 +10,7 @@ model in eval mode with frozen parameters, is seeded and leaves the caller's RNG
   decision-based black-box (foolbox);
 - ``"cw"``, ``"cw-strong"``: Carlini-Wagner L2 (not ε-bounded; ``epsilon`` is recorded only).
 
-Adaptive-attack tools (ALGORITHMS.md §E.2): :class:`BPDA` (straight-through / surrogate
+Adaptive-attack tools (docs/EVALUATION.md §2): :class:`BPDA` (straight-through / surrogate
 gradients for non-differentiable steps) and :class:`EOT` (averaging over randomness).
 Transfer attack: :func:`train_substitute` (Papernot et al. 2017). :func:`stratified_indices`
 picks class-balanced evaluation subsets.

@@ -6,7 +6,7 @@ of the constructor (unlike torchattacks), so one attack object can be applied to
 classifier, to a purifier + classifier pipeline, or to a BPDA/EOT-wrapped defense, and its
 ``params`` can be written into a result file as they are.
 
-What ``Attack.__call__`` guarantees, for every method (ALGORITHMS.md §E):
+What ``Attack.__call__`` guarantees, for every method (docs/EVALUATION.md):
 
 - inputs are validated before anything runs; bad input raises and changes nothing;
 - the model runs in eval mode recursively (``eval_mode``) with its parameters frozen, so

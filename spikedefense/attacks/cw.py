@@ -10,7 +10,7 @@ Its margin term is replaced by a correct one (see ``_margin``).
 **Not ε-bounded.** CW-L2 is a minimum-norm attack: ``epsilon`` is only recorded in
 ``params`` (the seed reports CW "at ε = 0.3"), ``norm`` is ``"L2"``, and the result is only
 clipped to [0, 1], never projected onto an L∞ ball. Report its robust accuracy as an
-unbounded-attack number (ALGORITHMS.md §E.4: should reach ≈ 0 % on an undefended model).
+unbounded-attack number (docs/EVALUATION.md §4: should reach ≈ 0 % on an undefended model).
 
 ``"cw"`` — Defense-VAE reference setting (lxuniverse/defense-vae, cleverhans CarliniWagnerL2
 with 1 binary-search step): ``c=100, kappa=0, steps=100, lr=10``.

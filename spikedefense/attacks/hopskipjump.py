@@ -6,7 +6,7 @@ Attack", IEEE S&P 2020. It sees only the predicted label: from a misclassified s
 estimate of the boundary's normal from label queries, and a geometric step search. It is a
 minimum-norm attack; the result is then projected onto the L∞ ε-ball (foolbox's "clipped"
 output), so an image counts as broken only if the attack found an adversarial within ε.
-This is the decision-based check of ALGORITHMS.md §E.3: gradient masking cannot hide from it.
+This is the decision-based check of docs/EVALUATION.md §3: gradient masking cannot hide from it.
 
 Parameters (via ``make_attack("hopskipjump", epsilon, seed=0, **overrides)``), foolbox's
 defaults, which cost tens of thousands of queries per image (lower them for slow defenses):

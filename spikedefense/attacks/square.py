@@ -2,7 +2,7 @@
 
 Paper: Andriushchenko et al., "Square Attack: a query-efficient black-box adversarial attack
 via random search", ECCV 2020. It queries only the model's outputs (no gradients), so it is
-immune to gradient masking: the decision/score-based check of ALGORITHMS.md §E.3. Starts from
+immune to gradient masking: the decision/score-based check of docs/EVALUATION.md §3. Starts from
 vertical stripes of ±ε, then proposes random squares of ±2ε whose side shrinks with the query
 count (``p_init`` schedule) and keeps a proposal when the margin loss drops.
 

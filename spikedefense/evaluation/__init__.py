@@ -1,7 +1,7 @@
 """Honest robustness evaluation: threat-model-labelled records, the attack protocol, reports.
 
 - :class:`Record`, :data:`THREAT_MODELS`: one accuracy number and how it was obtained.
-- :class:`EvaluationConfig`, :func:`evaluate`: the protocol of ALGORITHMS.md §E.
+- :class:`EvaluationConfig`, :func:`evaluate`: the protocol of docs/EVALUATION.md.
 - :func:`run_sanity_checks`: the automatic checks (accuracy falls with ε, ...).
 - :class:`ExperimentConfig`, :func:`run_experiment`, :func:`make_config`: train + evaluate +
   write results (the ``spikedefense evaluate`` command).

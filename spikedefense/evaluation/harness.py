@@ -1,6 +1,6 @@
 """Evaluate classifiers and defenses under attack, with every number labelled by threat model.
 
-For each classifier (ALGORITHMS.md §E):
+For each classifier (docs/EVALUATION.md):
 
 1. **Clean accuracy** on the whole test set, undefended and behind each defense.
 2. **White-box / gray-box** (seed Table 4 layout): each attack is computed on a classifier
@@ -14,7 +14,7 @@ For each classifier (ALGORITHMS.md §E):
    on the substitute (seed Table 5); and score-based queries (Square) on the deployed pipeline.
 5. **Worst case** per (classifier, defense): the fraction of images that survive every L∞
    attack at ε run on all ``n_attack`` images (gray-box, adaptive and black-box together),
-   recorded as attack ``"worst-case"`` — the robust accuracy of ALGORITHMS.md §E.5.
+   recorded as attack ``"worst-case"`` — the robust accuracy of docs/EVALUATION.md §5.
 6. **ε sweep** on ``n_sweep`` images (white-box/adaptive PGD and gray-box FGSM), which feeds the
    accuracy-vs-ε plot and the automatic sanity checks of :mod:`.sanity`.
 
@@ -185,7 +185,7 @@ class _Runner:
             masks.setdefault((classifier, defense.name), []).append((label, correct))
 
     def worst_case(self, name: str) -> None:
-        """Per image, correct under every L∞ attack at ε: robust accuracy (ALGORITHMS.md §E.5).
+        """Per image, correct under every L∞ attack at ε: robust accuracy (docs/EVALUATION.md §5).
 
         One record over the attacks run on all ``n_attack`` images (naming, under ``not_over``,
         those run on the subset only) and, where some ran on the subset only, one on the subset

@@ -19,7 +19,7 @@ Reading notes on the seed text (where it is garbled, what we take):
 - Table 4's third attack block is labelled "α = 0.05"; it is the CW attack (the text lists FGSM,
   RAND+FGSM and CW, and α = 0.05 is RAND+FGSM's random step). We key it ``"cw"``.
 - Table 4, Fashion-MNIST C1 FGSM has a stray seventh number (62.90) before the CelebA block;
-  the six Fashion-MNIST cells are the first six and agree with ALGORITHMS.md §A.
+  the six Fashion-MNIST cells are the first six.
 - Table 4, MNIST C2 CW "No defense" is printed as "12.6"; stored as 12.60.
 - Table 4's "No attack" column repeats each classifier's clean accuracy in every attack block;
   it is stored once, as ``TABLE4[(dataset, clf, "none", "no-defense")]``.

@@ -2,10 +2,10 @@
 
 A :class:`Record` is one cell of a robustness table: the accuracy (percent) of one classifier
 behind one defense under one attack at one ε, measured on ``n`` test images with one seed, and
-the command line that produced it (ALGORITHMS.md §E.7: hyper-parameters, seeds, test-set size
+the command line that produced it (docs/EVALUATION.md §7: hyper-parameters, seeds, test-set size
 and command travel with every number).
 
-Threat models (ALGORITHMS.md §E.1) are part of the record, never implied:
+Threat models (docs/EVALUATION.md §1) are part of the record, never implied:
 
 ``none``
     no attack: clean accuracy (``attack`` must be ``"none"``).

@@ -15,7 +15,7 @@ Markdown document with, per dataset:
 (d) the worst case per (classifier, defense): the minimum accuracy over every attack record at
     ε = 0.30, whatever its threat model. It is never averaged with clean accuracy. Since it is
     a minimum of per-attack accuracies it is an upper bound on per-image worst-case robust
-    accuracy (ALGORITHMS.md §E.5), which needs per-image results;
+    accuracy (docs/EVALUATION.md §5), which needs per-image results;
 (e) the commands that produced the numbers, then the caller's notes.
 
 Cells read ``ours (seed X)`` where the seed publishes a number for the cell. Seed numbers are
