@@ -22,12 +22,22 @@ __all__ = ["main"]
 
 def _evaluate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from dataclasses import replace
+    from pathlib import Path
 
     from .evaluation.experiment import run_experiment
     from .evaluation.profiles import make_config
 
     command = shlex.join(["spikedefense", *argv])
     work = args.work or f"{args.out}/.work"
+    sleep_only = [flag for flag, value in (("--sleep-seeds", args.sleep_seeds),
+                                           ("--n-sleep", args.n_sleep),
+                                           ("--figures-only", args.figures_only or None))
+                  if value is not None]  # fmt: skip
+    if sleep_only and not args.sleep:
+        raise ValueError(f"{', '.join(sleep_only)}: only with --sleep")
+    if args.data_dir is not None and not Path(args.data_dir).expanduser().is_dir():
+        raise ValueError(f"--data-dir: {args.data_dir} is not a folder (it should hold mnist/ "
+                         "and fashion-mnist/ with the IDX .gz files)")
     changes = {"data_dir": args.data_dir}
     if args.classifiers:
         changes["classifiers"] = tuple(args.classifiers)
@@ -65,7 +75,13 @@ def _evaluate_sleep(args: argparse.Namespace, command: str, work: str,
     if args.n_sleep is not None:
         config = replace(config, n_sleep=args.n_sleep)
     if args.figures_only:
+        from pathlib import Path
+
         from .evaluation.sleep_experiment import write_sleep_figures
+
+        if not Path(args.out, "sleep_summary.json").is_file():
+            raise ValueError(f"--figures-only: {args.out} holds no finished sleep run "
+                             "(no sleep_summary.json); run without --figures-only first")
 
         write_sleep_figures(config, progress=not args.quiet)
         print(f"figures: {args.out}")
@@ -127,6 +143,8 @@ def _curves_figure(folder: str, title: str | None) -> Any:
     from .evaluation.records import read_json
     from .viz.curves import plot_accuracy_vs_epsilon
 
+    if Path(folder).is_file():
+        raise ValueError(f"RESULTS_DIR: {folder} is a file; give the folder that holds it")
     # The ε sweep is what the report plots; a folder without one still has its white-box table.
     found = [Path(folder, f"{stem}.json") for stem in ("sweep", "whitebox")]
     found = [path for path in found if path.is_file()]
@@ -164,14 +182,22 @@ def _plot(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
+def _int_at_least(text: str, minimum: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a {what} integer, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a {what} integer, got {value}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _int_at_least(text, 1, "positive")
+
+
+def _nonneg_int(text: str) -> int:
+    return _int_at_least(text, 0, "non-negative")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,32 +209,35 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     ev = sub.add_parser("evaluate", help="train, attack and evaluate; write robustness tables")
     ev.add_argument("--dataset", choices=DATASETS, default="embedded",
-                    help="embedded (packaged MNIST subset; the seed publishes no numbers for it), "
-                    "mnist or fashion-mnist (from --data-dir)")  # fmt: skip
+                    help="embedded (the default: packaged MNIST subset; the seed paper publishes "
+                    "no numbers for it), mnist or fashion-mnist (from --data-dir)")  # fmt: skip
     ev.add_argument("--data-dir", default=None, help="default: $SPIKEDEFENSE_DATA")
     ev.add_argument("--out", required=True, help="folder for the result files")
     ev.add_argument("--work", default=None, help="checkpoints and caches (default OUT/.work)")
     ev.add_argument("--profile", choices=sorted(set(PROFILES) | set(SLEEP_PROFILES)),
-                    default="reproduction", help="run size; with --sleep: tiny, quick, demo or "
-                    "reproduction")
+                    default="reproduction", help="run size (default: reproduction, the full "
+                    "protocol: hours on a CPU; tiny: minutes); with --sleep: tiny, quick, demo "
+                    "or reproduction")  # fmt: skip
     ev.add_argument("--sleep", action="store_true",
                     help="also sleep each Defense-VAE (Defense-VAE-Sleep) and compare")
-    ev.add_argument("--sleep-seeds", type=int, nargs="+", default=None,
+    ev.add_argument("--sleep-seeds", type=_nonneg_int, nargs="+", default=None,
                     help="with --sleep: the sleep seeds (default 0 1 2)")
     ev.add_argument("--n-sleep", type=_positive_int, default=None,
-                    help="with --sleep: images each VAE sleeps on")
+                    help="with --sleep: images each VAE sleeps on (default: the profile's)")
     ev.add_argument("--figures-only", action="store_true",
                     help="with --sleep: redraw the figures of a finished run from its checkpoints")
     ev.add_argument("--classifiers", nargs="+", choices=sorted(CLASSIFIERS)[:3])
-    ev.add_argument("--n-attack", type=_positive_int, default=None, help="attacked test images")
-    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--n-attack", type=_positive_int, default=None,
+                    help="attacked test images (default: the profile's)")
+    ev.add_argument("--seed", type=_nonneg_int, default=0, help="default: 0")
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(run=_evaluate)
     demo = sub.add_parser("demo", help="train, attack, sleep and evaluate on the embedded "
                           "MNIST subset; write a report folder")
     demo.add_argument("--quick", action="store_true", help="smoke-test size (under 2 minutes)")
-    demo.add_argument("--out", default="spikedefense-demo", help="the report folder")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--out", default="spikedefense-demo",
+                      help="the report folder (default: spikedefense-demo)")
+    demo.add_argument("--seed", type=_nonneg_int, default=0, help="default: 0")
     demo.add_argument("--backend", choices=("cpu", "cuda"), default="cpu",
                       help="where the sleep phase runs")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -229,9 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
         one.add_argument("--out", required=True, help="the figure file (format from the suffix)")
         one.add_argument("--title", default=None)
         if kind == "weights":
-            one.add_argument("--bins", type=_positive_int, default=100)
+            one.add_argument("--bins", type=_positive_int, default=100, help="default: 100")
         if kind == "reconstructions":
-            one.add_argument("--n", type=_positive_int, default=8, help="images per row")
+            one.add_argument("--n", type=_positive_int, default=8,
+                             help="images per row (default: 8)")
         one.set_defaults(run=_plot)
     return parser
 
@@ -245,9 +275,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args, argv))
     except (OSError, ValueError, BackendUnavailableError) as error:
-        # Bad data paths, unwritable output folders, refused checkpoints, bad settings, a
-        # backend that cannot run here: a message, not a traceback.
-        parser.exit(2, f"spikedefense {args.command}: error: {error}\n")
+        # Bad data paths, unwritable output folders, refused checkpoints, bad settings or files,
+        # a backend that cannot run here: a message, not a traceback.
+        parser.exit(2, f"spikedefense {args.command}: error: {_message(error)}\n")
+
+
+def _message(error: Exception) -> str:
+    """``error`` as one line: an OSError's own text and path without the ``[Errno N]`` prefix."""
+    if isinstance(error, OSError) and error.strerror:
+        name = error.filename
+        return error.strerror if name is None or str(name) in error.strerror else (
+            f"{error.strerror}: {name}")
+    return str(error)
 
 
 if __name__ == "__main__":

@@ -209,6 +209,30 @@ def test_cli_rejects_bad_arguments(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+def test_cli_refuses_sleep_options_and_bad_paths_before_any_work(tmp_path, capsys):
+    """Sleep-only options without --sleep, --figures-only without a finished run, a missing
+    --data-dir and a negative sleep seed stop at once (exit 2, a message naming the option)."""
+    from spikedefense.cli import main
+
+    out = str(tmp_path / "out")
+    for args, message in (
+        (["--n-sleep", "5"], "--n-sleep: only with --sleep"),
+        (["--sleep-seeds", "1", "--figures-only"], "--sleep-seeds, --figures-only: only with"),
+        (["--sleep", "--figures-only"], "--figures-only: " + out + " holds no finished sleep"),
+        (["--data-dir", str(tmp_path / "none")], "--data-dir: " + str(tmp_path / "none")),
+        (["--sleep", "--sleep-seeds", "-1"], "--sleep-seeds: expected a non-negative integer"),
+    ):
+        with pytest.raises(SystemExit) as done:
+            main(["evaluate", "--out", out, "--profile", "tiny", *args])
+        assert done.value.code == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "whitebox.json").write_text("[]")
+    with pytest.raises(SystemExit):
+        main(["plot", "curves", str(tmp_path / "whitebox.json"), "--out", str(tmp_path / "c.png")])
+    assert "is a file; give the folder that holds it" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_cli_tiny_end_to_end(tmp_path):
     """The tiny profile on the embedded data: trains, attacks and writes every output."""

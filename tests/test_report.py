@@ -113,6 +113,9 @@ def test_json_csv_round_trip_atomic(tmp_path: Path) -> None:
     left = [p.name for p in tmp_path.rglob("*") if p.is_file()]
     assert sorted(left) == ["r.csv", "r.json"]
     assert Record.from_dict(records[0].to_dict()) == records[0]
+    pj.write_text('[{"dataset": ')  # a file cut short
+    with pytest.raises(ValueError, match=rf"^path: {pj} is not valid JSON"):
+        read_json(pj)
 
 
 def test_published_spot_checks() -> None:

@@ -340,9 +340,18 @@ def test_file_helpers_reject_bad_input(tmp_path: Path) -> None:
         load_weights_npz(tmp_path / "half.npz")
     with pytest.raises(FileNotFoundError):
         load_reconstructions_npz(tmp_path / "missing.npz")
+    np.savez(tmp_path / "spikes.npz", format=np.array("spikedefense.spike_records"),
+             times=np.arange(4))  # another kind of file  # fmt: skip
+    with pytest.raises(ValueError, match=r"row 'format' is not a stack of images"):
+        load_reconstructions_npz(tmp_path / "spikes.npz")
 
 
 # --- raster at scale ------------------------------------------------------------------------
+
+
+def test_raster_refuses_a_dense_array_by_name() -> None:
+    with pytest.raises(TypeError, match=r"^records: expected a SpikeRecord .*from_dense"):
+        raster_plot(np.zeros((5, 5), np.uint8))  # type: ignore[arg-type]
 
 
 def test_raster_of_1e5_spikes_stays_small(tmp_path: Path) -> None:

@@ -170,7 +170,10 @@ def write_json(records: Iterable[Record], path: str | os.PathLike[str]) -> Path:
 
 def read_json(path: str | os.PathLike[str]) -> list[Record]:
     """Read a file written by :func:`write_json`."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"path: {path} is not valid JSON ({error})") from None
     if not isinstance(data, list):
         raise ValueError(
             f"path: expected a JSON list of records in {path}, got {type(data).__name__}"

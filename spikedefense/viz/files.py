@@ -116,9 +116,15 @@ def load_reconstructions_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarr
     """Read a file written by :func:`save_reconstructions_npz`: ``{row name: images}``, in order.
 
     Raises:
-        FileNotFoundError: no file. ValueError: not an ``.npz``, or it holds no array.
+        FileNotFoundError: no file. ValueError: not an ``.npz``, it holds no array, or an array
+            that is not a stack of images (another kind of file, e.g. spike records).
     """
     arrays = read_npz(path)
+    where = os.fspath(path)
     if not arrays:
-        raise ValueError(f"{os.fspath(path)}: holds no rows")
+        raise ValueError(f"{where}: holds no rows")
+    for name, images in arrays.items():
+        if images.ndim not in (3, 4) or images.dtype.kind not in "fiub":
+            raise ValueError(f"{where}: row {name!r} is not a stack of images ({images.dtype} "
+                             f"{images.shape}); write the file with save_reconstructions_npz")
     return arrays
