@@ -29,6 +29,7 @@ def bernoulli_encode(x: Any, steps: int, *, gain: float = 1.0, seed: int = 0,
         uint8 ``[steps, *x.shape]``.
 
     Example:
+        >>> import numpy as np
         >>> s = bernoulli_encode(np.full(1000, 0.2), steps=50, seed=1)
         >>> bool(0.18 < s.mean() < 0.22)
         True

@@ -20,6 +20,7 @@ Parameters (via ``make_attack("apgd-ce" | "apgd-dlr", epsilon, seed=0, **overrid
 Shapes: images ``[N, C, H, W]`` in [0, 1], labels int64 ``[N]`` -> ``[N, C, H, W]``.
 
 Example:
+    >>> from spikedefense.attacks import make_attack
     >>> atk = make_attack("apgd-dlr", 0.3, n_restarts=5)
     >>> x_adv = atk(model, images, labels)  # doctest: +SKIP
 """

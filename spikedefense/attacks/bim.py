@@ -12,6 +12,7 @@ Parameters (via ``make_attack("bim", epsilon, seed=0, **overrides)``):
 Shapes: images ``[N, C, H, W]`` in [0, 1], labels int64 ``[N]`` -> ``[N, C, H, W]``.
 
 Example:
+    >>> from spikedefense.attacks import make_attack
     >>> atk = make_attack("bim", 0.3, steps=20)
     >>> x_adv = atk(model, images, labels)  # doctest: +SKIP
 """

@@ -30,6 +30,7 @@ run), ``lr`` (Adam learning rate in tanh space); cw-strong also ``search_steps``
 Shapes: images ``[N, C, H, W]`` in [0, 1], labels int64 ``[N]`` -> ``[N, C, H, W]``.
 
 Example:
+    >>> from spikedefense.attacks import make_attack
     >>> atk = make_attack("cw", 0.3)
     >>> x_adv = atk(model, images, labels)  # doctest: +SKIP
 """

@@ -9,6 +9,7 @@ budget, pixel units of images in [0, 1]. No other hyper-parameters; deterministi
 Shapes: images ``[N, C, H, W]`` in [0, 1], labels int64 ``[N]`` -> ``[N, C, H, W]``.
 
 Example:
+    >>> from spikedefense.attacks import make_attack
     >>> atk = make_attack("fgsm", 0.3)
     >>> x_adv = atk(model, images, labels)  # doctest: +SKIP
 """

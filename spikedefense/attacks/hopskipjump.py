@@ -21,6 +21,7 @@ Randomness (noise start, probe directions) comes from torch's RNG, seeded with `
 Shapes: images ``[N, C, H, W]`` in [0, 1], labels int64 ``[N]`` -> ``[N, C, H, W]``.
 
 Example:
+    >>> from spikedefense.attacks import make_attack
     >>> atk = make_attack("hopskipjump", 0.3, steps=16)
     >>> x_adv = atk(model, images, labels)  # doctest: +SKIP
 """

@@ -19,6 +19,7 @@ Parameters (via ``make_attack("pgd", epsilon, seed=0, **overrides)``):
 Shapes: images ``[N, C, H, W]`` in [0, 1], labels int64 ``[N]`` -> ``[N, C, H, W]``.
 
 Example:
+    >>> from spikedefense.attacks import make_attack
     >>> atk = make_attack("pgd", 0.3, restarts=5)
     >>> x_adv = atk(model, images, labels)  # doctest: +SKIP
 """

@@ -20,6 +20,7 @@ The noise comes from a ``torch.Generator`` seeded with ``seed`` (one stream over
 Shapes: images ``[N, C, H, W]`` in [0, 1], labels int64 ``[N]`` -> ``[N, C, H, W]``.
 
 Example:
+    >>> from spikedefense.attacks import make_attack
     >>> atk = make_attack("rand-fgsm", 0.3)
     >>> x_adv = atk(model, images, labels)  # doctest: +SKIP
 """

@@ -18,6 +18,7 @@ Parameters (via ``make_attack("square", epsilon, seed=0, **overrides)``):
 Shapes: images ``[N, C, H, W]`` in [0, 1], labels int64 ``[N]`` -> ``[N, C, H, W]``.
 
 Example:
+    >>> from spikedefense.attacks import make_attack
     >>> atk = make_attack("square", 0.3, n_queries=5000)
     >>> x_adv = atk(model, images, labels)  # doctest: +SKIP
 """

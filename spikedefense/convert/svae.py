@@ -32,6 +32,7 @@ activations; the unit mapping above is ours.
 Example:
     >>> import torch
     >>> from spikedefense.models import ConvVAE
+    >>> from spikedefense.convert import vae_to_svae
     >>> vae = ConvVAE(latent_dim=8).eval()
     >>> svae = vae_to_svae(vae, torch.rand(16, 1, 28, 28))
     >>> [layer.name for layer in svae.layers]

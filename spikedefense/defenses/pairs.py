@@ -73,7 +73,7 @@ def make_training_pairs(
         >>> from spikedefense.models import make_classifier
         >>> pairs = make_training_pairs(make_classifier("C4"), torch.rand(4, 1, 28, 28),
         ...                             torch.arange(4), attacks=["fgsm"], progress=False)
-        >>> tuple(pairs.adversarial.shape), pairs.kind[:2]
+        >>> tuple(pairs.adversarial.shape), sorted(set(pairs.kind))[:2]
         ((20, 1, 28, 28), ['clean', 'fgsm@0.2'])
     """
     from ..attacks import make_attack

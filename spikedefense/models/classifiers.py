@@ -11,6 +11,7 @@ logits ``[B, 10]`` for inputs ``[B, 1, 28, 28]`` in [0, 1].
 - C4: FC 200 -> FC 200 -> FC 10 (the black-box substitute)
 
 Example:
+    >>> import torch
     >>> model = make_classifier("C3").eval()
     >>> tuple(model(torch.rand(4, 1, 28, 28)).shape)
     (4, 10)

@@ -16,7 +16,7 @@ Example:
     >>> from spikedefense.models import ConvVAE
     >>> from spikedefense.convert import vae_to_svae
     >>> svae = vae_to_svae(ConvVAE(latent_dim=8).eval(), torch.rand(8, 1, 28, 28))
-    >>> out = SpikingVAE(svae).run(torch.rand(2, 1, 28, 28), steps=4)
+    >>> out = SpikingVAE(svae).run(torch.rand(2, 1, 28, 28), steps=4, record=True)
     >>> tuple(out.reconstruction.shape), sorted(out.records)[:2]
     ((2, 1, 28, 28), ['D0', 'D1'])
 """
