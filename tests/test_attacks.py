@@ -269,6 +269,9 @@ def test_make_attack_rejects_bad_arguments() -> None:
             make_attack("fgsm", eps)
     with pytest.raises(TypeError, match="epsilon"):
         make_attack("fgsm", "0.3")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="epsilon must be at most 1 for an L∞ attack"):
+        make_attack("pgd", 3.0)
+    assert make_attack("pgd", 1.0).epsilon == 1.0
     with pytest.raises(TypeError, match="'pgd'.*unknown hyper-parameter.*stepz.*restarts"):
         make_attack("pgd", 0.3, stepz=3)
     with pytest.raises(TypeError, match="'fgsm'.*accepted: \\(none\\)"):

@@ -186,6 +186,9 @@ class Attack:
 
     def __init__(self, epsilon: float, *, seed: int = 0, **overrides: Any) -> None:
         self.epsilon = _check_epsilon(epsilon)
+        if self.norm == "Linf" and self.epsilon > 1:
+            raise ValueError(f"epsilon must be at most 1 for an L∞ attack on [0, 1] images (1 "
+                             f"already allows any image), got {epsilon!r}")
         self.seed = _check_int("seed", seed, 0)
         defaults = self.default_params(self.epsilon)
         unknown = sorted(set(overrides) - set(defaults))
