@@ -145,15 +145,16 @@ def _curves_figure(folder: str, title: str | None) -> Any:
 
     if Path(folder).is_file():
         raise ValueError(f"RESULTS_DIR: {folder} is a file; give the folder that holds it")
-    # The ε sweep is what the report plots; a folder without one still has its white-box table.
-    found = [Path(folder, f"{stem}.json") for stem in ("sweep", "whitebox")]
-    found = [path for path in found if path.is_file()]
-    if not found:
-        raise FileNotFoundError(2, f"no sweep.json or whitebox.json in {folder}; run "
-                                "spikedefense evaluate first", folder)  # fmt: skip
-    records = read_json(found[0])
+    # Only the ε sweep makes curves: a white-box table has one ε per attack.
+    sweep = Path(folder, "sweep.json")
+    if not sweep.is_file():
+        table = Path(folder, "whitebox.json").is_file()
+        single = " (its one-ε numbers are in whitebox.md)" if table else ""
+        raise FileNotFoundError(2, f"no ε sweep (sweep.json) in {folder}{single}; spikedefense "
+                                "evaluate and demo write one")  # fmt: skip
+    records = read_json(sweep)
     if not records:
-        raise ValueError(f"{found[0]} holds no records")
+        raise ValueError(f"{sweep} holds no records")
     names = sorted({r.classifier for r in records})
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False,
                              constrained_layout=True)  # fmt: skip

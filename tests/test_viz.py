@@ -445,7 +445,7 @@ def test_cli_plot_errors_are_one_line(tmp_path: Path) -> None:
         (("weights", str(tmp_path / "r.npz"), "--out", out), "unexpected keys"),
         (("raster", str(tmp_path / "r.npz"), "--out", out), "not a spike-record file"),
         (("reconstructions", str(tmp_path / "garbage.npz"), "--out", out), "not a readable"),
-        (("curves", str(tmp_path), "--out", out), "no sweep.json or whitebox.json"),
+        (("curves", str(tmp_path), "--out", out), "no ε sweep (sweep.json)"),
         (("reconstructions", str(tmp_path / "r.npz"), "--out", str(tmp_path)), "--out:"),
         (("weights", str(tmp_path / "r.npz"), "--out", out, "--bins", "0"), "positive integer"),
     ]
