@@ -15,6 +15,7 @@ import argparse
 import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["main"]
@@ -22,7 +23,6 @@ __all__ = ["main"]
 
 def _evaluate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from dataclasses import replace
-    from pathlib import Path
 
     from .evaluation.experiment import run_experiment
     from .evaluation.profiles import make_config
@@ -75,8 +75,6 @@ def _evaluate_sleep(args: argparse.Namespace, command: str, work: str,
     if args.n_sleep is not None:
         config = replace(config, n_sleep=args.n_sleep)
     if args.figures_only:
-        from pathlib import Path
-
         from .evaluation.sleep_experiment import write_sleep_figures
 
         if not Path(args.out, "sleep_summary.json").is_file():
@@ -136,8 +134,6 @@ def _plot_figure(args: argparse.Namespace) -> Any:
 
 def _curves_figure(folder: str, title: str | None) -> Any:
     """The ε curves of a result folder, one panel per classifier, as ``spikedefense report``."""
-    from pathlib import Path
-
     import matplotlib.pyplot as plt
 
     from .evaluation.records import read_json
@@ -167,8 +163,6 @@ def _curves_figure(folder: str, title: str | None) -> Any:
 
 
 def _plot(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from pathlib import Path
-
     import matplotlib.pyplot as plt
 
     from .viz.curves import save_figure
