@@ -174,6 +174,8 @@ def tadros_dense(weight: Any, pre_spikes: Any, post_spikes: Any,
         array([[ 0.064, -0.069]])
     """
     weight = check.float_array("weight", weight, 2)
+    if is_device_array(weight):  # as in stdp_*: the CUDA kernel expects C order
+        check.c_contiguous("weight", weight)
     pre = check.spike_array("pre_spikes", pre_spikes, 1)
     post = check.spike_array("post_spikes", post_spikes, 1)
     check.same_shape("weight's N_in", (weight.shape[1],), "pre_spikes", tuple(pre.shape))

@@ -83,7 +83,9 @@ def spike_array(name: str, array: Any, ndim: int | tuple[int, ...] | None = None
     """A uint8 (or bool, viewed as uint8) array of 0/1 spikes."""
     array = _as_array(name, array)
     dtype = np.dtype(array.dtype)
-    if dtype == np.bool_ and not is_device_array(array):
+    if dtype == np.bool_ and is_device_array(array):
+        raise TypeError(f"{name}: device spike arrays must be uint8 (0/1 spikes), got bool")
+    if dtype == np.bool_:
         array = array.view(np.uint8)
     elif dtype != np.uint8:
         raise TypeError(f"{name}: expected dtype uint8 (0/1 spikes) or bool, got {dtype}")

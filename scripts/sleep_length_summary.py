@@ -38,22 +38,38 @@ def accuracy_rows(records: list[dict]) -> list[dict]:
     rows = []
     for clf in sorted({r["classifier"] for r in records}):
         for label, attack, threat in ROWS:
-            awake, slept, n = None, [], None
-            for r in records:
-                if (r["classifier"], r["attack"], r["threat_model"]) != (clf, attack, threat):
-                    continue
-                base = r["defense"].split("#")[0]
-                if base == "defense-vae":
-                    awake, n = r["accuracy"], r["n"]
-                elif base == "defense-vae-sleep":
-                    slept.append(r["accuracy"])
-            if awake is None or not slept:
-                continue
-            mean, std = _mean_std(slept)
-            rows.append({"classifier": clf, "row": label, "n": n, "awake": awake,
-                         "sleep_mean": mean, "sleep_std": std, "sleep_seeds": len(slept),
-                         "delta": mean - awake})  # fmt: skip
+            where = (clf, attack, threat)
+            for n in sorted({r["n"] for r in records
+                             if (r["classifier"], r["attack"], r["threat_model"]) == where}):
+                row = _row(records, (*where, n), label)
+                if row is not None:
+                    rows.append(row)
     return rows
+
+
+def _row(records: list[dict], where: tuple, label: str) -> dict | None:
+    """The row of the records at ``where`` = (classifier, attack, threat model, n), if both
+    the awake and the slept Defense-VAE have one."""
+    clf, n = where[0], where[3]
+    awake, slept = None, []
+    for r in records:
+        if (r["classifier"], r["attack"], r["threat_model"], r["n"]) != where:
+            continue
+        base = r["defense"].split("#")[0]
+        if base == "defense-vae":
+            awake = r["accuracy"]
+        elif base == "defense-vae-sleep":
+            slept.append(r["accuracy"])
+    if awake is None or not slept:
+        return None
+    mean, std = _mean_std(slept)
+    return {"classifier": clf, "row": label, "n": n, "awake": awake, "sleep_mean": mean,
+            "sleep_std": std, "sleep_seeds": len(slept), "delta": mean - awake}
+
+
+def _key(row: dict) -> tuple[str, str, int]:
+    """What identifies an accuracy row: classifier, row label, number of test images."""
+    return row["classifier"], row["row"], row["n"]
 
 
 def weight_rows(report: dict) -> list[dict]:
@@ -83,13 +99,13 @@ def summarise(runs: Path) -> list[dict]:
             match = re.fullmatch(r"n-sleep-(\d+)", run.name)
             if match and (run / "whitebox.json").is_file():
                 lengths[int(match.group(1))] = run
-        awake: dict[tuple[str, str], float] = {}
+        awake: dict[tuple[str, str, int], float] = {}
         for n_sleep in sorted(lengths):
             run = lengths[n_sleep]
             report = json.loads((run / "sleep_report.json").read_text())
             accuracy = accuracy_rows(json.loads((run / "whitebox.json").read_text()))
             for a in accuracy:  # every N must start from the same awake model
-                seen = awake.setdefault((a["classifier"], a["row"]), a["awake"])
+                seen = awake.setdefault(_key(a), a["awake"])
                 if seen != a["awake"]:
                     raise ValueError(
                         f"{run}: awake Defense-VAE {a['classifier']} {a['row']} is "
@@ -122,9 +138,9 @@ def markdown(runs: list[dict], command: str) -> str:
         lines += [f"## {dataset}", "", "Δ (points) by the number of images slept on:", "",
                   "| clf | row | n | awake | " + " | ".join(f"N = {n}" for n in lengths) + " |",
                   "|---|---|---:|---:|" + "---:|" * len(lengths)]  # fmt: skip
-        by_run = [{(a["classifier"], a["row"]): a for a in r["accuracy"]} for r in mine]
+        by_run = [{_key(a): a for a in r["accuracy"]} for r in mine]
         for row in mine[0]["accuracy"]:
-            key = (row["classifier"], row["row"])
+            key = _key(row)
             cells = [_cell(a.get(key)) for a in by_run]
             lines.append(f"| {row['classifier']} | {row['row']} | {row['n']} | "
                          f"{row['awake']:.2f} | " + " | ".join(cells) + " |")  # fmt: skip
@@ -159,12 +175,11 @@ def plot(runs: list[dict], out: Path) -> Path:
         mine = sorted((r for r in runs if r["dataset"] == dataset), key=lambda r: r["n_sleep"])
         lengths = [0] + [r["n_sleep"] for r in mine]
         ax = axes[0, col]
-        for (clf, label), style in _series(mine):
-            cells = [next(a for a in r["accuracy"] if (a["classifier"], a["row"]) == (clf, label))
-                     for r in mine]  # fmt: skip
+        for (clf, label, n), style in _series(mine):
+            cells = [next(a for a in r["accuracy"] if _key(a) == (clf, label, n)) for r in mine]
             ax.errorbar(lengths, [cells[0]["awake"]] + [a["sleep_mean"] for a in cells],
                         yerr=[0.0] + [a["sleep_std"] for a in cells], capsize=2,
-                        label=f"{clf} {label}", **style)  # fmt: skip
+                        label=f"{clf} {label} (n = {n})", **style)  # fmt: skip
         ax.axhline(10.0, color="0.6", lw=0.8, ls=":", label="chance")
         ax.set(xlabel="images slept on (N)", ylabel="accuracy %", ylim=(0, 100),
                title=f"{dataset}: Defense-VAE-Sleep")  # fmt: skip
@@ -183,17 +198,17 @@ def plot(runs: list[dict], out: Path) -> Path:
     return path
 
 
-def _series(runs: list[dict]) -> list[tuple[tuple[str, str], dict]]:
-    """(classifier, row) pairs to draw: clean solid, gray-box FGSM dashed, a colour per
-    classifier; only pairs that every run has."""
-    keys = [{(a["classifier"], a["row"]) for a in r["accuracy"]} for r in runs]
+def _series(runs: list[dict]) -> list[tuple[tuple[str, str, int], dict]]:
+    """(classifier, row, n) to draw: clean solid, gray-box FGSM dashed, a colour per
+    classifier; only those that every run has."""
+    keys = [{_key(a) for a in r["accuracy"]} for r in runs]
     common = set.intersection(*keys) if keys else set()
-    classifiers = sorted({clf for clf, _ in common})
+    classifiers = sorted({key[0] for key in common})
     out = []
     for label, ls in (("clean", "-"), ("gray-box FGSM", "--")):
         for i, clf in enumerate(classifiers):
-            if (clf, label) in common:
-                out.append(((clf, label), {"color": f"C{i}", "ls": ls, "marker": "o"}))
+            for key in sorted(k for k in common if k[:2] == (clf, label)):
+                out.append((key, {"color": f"C{i}", "ls": ls, "marker": "o"}))
     return out
 
 

@@ -35,7 +35,11 @@ def _evaluate(args: argparse.Namespace, argv: Sequence[str]) -> int:
                   if value is not None]  # fmt: skip
     if sleep_only and not args.sleep:
         raise ValueError(f"{', '.join(sleep_only)}: only with --sleep")
-    if args.data_dir is not None and not Path(args.data_dir).expanduser().is_dir():
+    if args.sleep_seeds and len(set(args.sleep_seeds)) < len(args.sleep_seeds):
+        seeds = " ".join(map(str, args.sleep_seeds))
+        raise ValueError(f"--sleep-seeds: expected each seed once, got {seeds}")
+    missing = args.data_dir is not None and not Path(args.data_dir).expanduser().is_dir()
+    if missing and args.dataset != "embedded":
         raise ValueError(f"--data-dir: {args.data_dir} is not a folder (it should hold mnist/ "
                          "and fashion-mnist/ with the IDX .gz files)")
     changes = {"data_dir": args.data_dir}
@@ -77,9 +81,9 @@ def _evaluate_sleep(args: argparse.Namespace, command: str, work: str,
     if args.figures_only:
         from .evaluation.sleep_experiment import write_sleep_figures
 
-        if not Path(args.out, "sleep_summary.json").is_file():
-            raise ValueError(f"--figures-only: {args.out} holds no finished sleep run "
-                             "(no sleep_summary.json); run without --figures-only first")
+        if not any(Path(work).glob("sleep-*-s*-*.json")):  # the sleep checkpoints it needs
+            raise ValueError(f"--figures-only: no sleep checkpoints in {work} (--work); run "
+                             "without --figures-only first")
 
         write_sleep_figures(config, progress=not args.quiet)
         print(f"figures: {args.out}")
@@ -216,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--sleep", action="store_true",
                     help="also sleep each Defense-VAE (Defense-VAE-Sleep) and compare")
     ev.add_argument("--sleep-seeds", type=_nonneg_int, nargs="+", default=None,
-                    help="with --sleep: the sleep seeds (default 0 1 2)")
+                    help="with --sleep: the sleep seeds, each once (default: the profile's)")
     ev.add_argument("--n-sleep", type=_positive_int, default=None,
                     help="with --sleep: images each VAE sleeps on (default: the profile's)")
     ev.add_argument("--figures-only", action="store_true",

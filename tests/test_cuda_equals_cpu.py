@@ -166,8 +166,12 @@ def test_device_input_runs_on_cuda_and_stays_there(cuda_backend: str) -> None:
 
 def test_any_host_layout_gives_the_cpu_bits(cuda_backend: str) -> None:
     """Fortran-ordered and permuted host arrays: the CUDA kernels view some inputs flat, so they
-    must see C-ordered copies (on a GPU a Fortran-ordered device copy reshapes wrongly)."""
+    must see C-ordered copies (on a GPU a Fortran-ordered device copy reshapes wrongly; the
+    simulator reshapes by copying, so the layout itself is checked first)."""
+    from spikedefense.kernels.cuda._device import device_copy
+
     rng = np.random.default_rng(8)
+    assert device_copy(np.asfortranarray(rng.random((3, 4)))).is_c_contiguous()
     cur = np.asfortranarray(rng.uniform(-0.3, 0.8, size=(5, 6)).astype(np.float32))
     params = K.LIFParams(0.9, 0.7, "subtract", 0)
     for a, b in zip(K.lif_run(cur, params, cur[0], backend=cuda_backend),
@@ -213,6 +217,10 @@ def test_device_arrays_must_be_c_ordered(cuda_backend: str) -> None:
     with pytest.raises(ValueError, match=r"^weight: device arrays must be C-contiguous"):
         K.stdp_dense(d_w, np.zeros(4, np.int64), np.zeros(6, np.int64), np.array([1]),
                      backend=cuda_backend)  # fmt: skip
+    with pytest.raises(ValueError, match=r"^weight: device arrays must be C-contiguous"):
+        K.tadros_dense(d_w, np.zeros(4, np.uint8), np.zeros(6, np.uint8), backend=cuda_backend)
+    with pytest.raises(TypeError, match=r"^spikes: device spike arrays must be uint8"):
+        K.first_spike(cuda.to_device(np.zeros((3, 4), bool)), backend=cuda_backend)
 
 
 @pytest.mark.parametrize("setting", ["THREADS_PER_BLOCK", "KWTA_THREADS"])

@@ -218,8 +218,10 @@ def test_cli_refuses_sleep_options_and_bad_paths_before_any_work(tmp_path, capsy
     for args, message in (
         (["--n-sleep", "5"], "--n-sleep: only with --sleep"),
         (["--sleep-seeds", "1", "--figures-only"], "--sleep-seeds, --figures-only: only with"),
-        (["--sleep", "--figures-only"], "--figures-only: " + out + " holds no finished sleep"),
-        (["--data-dir", str(tmp_path / "none")], "--data-dir: " + str(tmp_path / "none")),
+        (["--sleep", "--figures-only"], "--figures-only: no sleep checkpoints in " + out),
+        (["--sleep", "--sleep-seeds", "1", "1"], "--sleep-seeds: expected each seed once"),
+        (["--dataset", "mnist", "--data-dir", str(tmp_path / "none")],
+         "--data-dir: " + str(tmp_path / "none")),
         (["--sleep", "--sleep-seeds", "-1"], "--sleep-seeds: expected a non-negative integer"),
     ):
         with pytest.raises(SystemExit) as done:

@@ -144,7 +144,8 @@ def test_sleep_length_plot_starts_at_the_awake_model(tmp_path, length, monkeypat
 
     monkeypatch.setattr(matplotlib.axes.Axes, "errorbar", spy)
     path = length.plot(length.summarise(tmp_path), tmp_path)
-    assert plotted == [([0, 100, 1000], [90.0, 82.0, 70.0], [0.0, 2.0, 0.0], "C1 gray-box FGSM")]
+    label = "C1 gray-box FGSM (n = 10)"
+    assert plotted == [([0, 100, 1000], [90.0, 82.0, 70.0], [0.0, 2.0, 0.0], label)]
     assert path == tmp_path / "sleep_length.png"
     assert matplotlib.image.imread(path).shape[2] in (3, 4)
 

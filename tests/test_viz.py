@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import os
 import struct
 import subprocess
@@ -378,14 +376,6 @@ def test_viz_import_loads_no_matplotlib() -> None:
                           text=True, timeout=300, cwd=tempfile.gettempdir())  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
-
-
-@pytest.mark.parametrize("module", ["spikedefense.viz.weights", "spikedefense.viz._arrays",
-                                    "spikedefense.snn.record"])  # fmt: skip
-def test_docstring_examples(module: str) -> None:
-    mod = importlib.import_module(module)
-    result = doctest.testmod(mod, extraglobs={"np": np}, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
 
 
 # --- the plot command -----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Automatic sanity checks of an evaluation (docs/EVALUATION.md §4 and §E.3).
+"""Automatic sanity checks of an evaluation (docs/EVALUATION.md §4 and §3).
 
 Each check returns :class:`SanityCheck` rows (name, subject, passed, detail); failures are
 reported, not raised: a failing check is a finding about the defense (often gradient masking)

@@ -40,10 +40,12 @@ def raster_plot(
 
     if isinstance(records, SpikeRecord):
         records = [records]
-    if isinstance(records, np.ndarray) or not all(isinstance(r, SpikeRecord) for r in records):
+    bad = records if isinstance(records, np.ndarray) else next(
+        (r for r in records if not isinstance(r, SpikeRecord)), None)
+    if bad is not None:
         raise TypeError("records: expected a SpikeRecord or a sequence of them (make one from a "
                         "dense [T, N] spike array with SpikeRecord.from_dense), got "
-                        f"{type(records).__name__}")
+                        f"{type(bad).__name__}")
     if not records:
         raise ValueError("records: expected at least one SpikeRecord")
     if ax is None:
