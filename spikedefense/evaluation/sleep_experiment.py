@@ -298,8 +298,8 @@ def write_sleep_summary(
     is of a slept defense. The sleep seeds are read from the defenses' ``#s<seed>`` tags."""
     from .._atomic import atomic_write_text
 
-    seeds = sorted({seed for r in (*whitebox, *blackbox)
-                    for base, seed in [base_defense(r.defense)] if seed is not None})  # fmt: skip
+    tags = {base_defense(r.defense)[1] for r in (*whitebox, *blackbox)}
+    seeds = sorted(tag for tag in tags if tag is not None)
     if not seeds:
         return {}
     out = Path(out_dir)
