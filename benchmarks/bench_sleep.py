@@ -77,8 +77,7 @@ def build_state(quick: bool) -> tuple[Any, Any, dict[str, Any]]:
     """(sleep state, test images [N, 1, 28, 28], model notes)."""
     from spikedefense.convert import vae_to_svae
     from spikedefense.data import load_dataset
-    from spikedefense.defenses.sleep_config import SleepConfig
-    from spikedefense.defenses.sleep_step import init_sleep_state
+    from spikedefense.defenses.sleep import SleepConfig, init_sleep_state
     from spikedefense.models import ConvVAE
 
     notes: dict[str, Any] = {}
@@ -116,7 +115,7 @@ class Pair:
     """Ours and the torch peer on one backend, each restarted from ``state0`` for every pass."""
 
     def __init__(self, state0: Any, images: torch.Tensor, n: int, backend: str) -> None:
-        from spikedefense.defenses.sleep_config import SleepConfig
+        from spikedefense.defenses.sleep import SleepConfig
 
         self.state0, self.n, self.backend = state0, n, backend
         self.config = SleepConfig(backend=backend)
@@ -132,7 +131,7 @@ class Pair:
             bench_cuda.synchronize()
 
     def make_ours(self) -> Any:
-        from spikedefense.defenses.sleep_step import copy_state, sleep_step
+        from spikedefense.defenses.sleep import copy_state, sleep_step
 
         state, counts = copy_state(self.state0), self.spikes["ours"]
 
@@ -203,7 +202,7 @@ def parity(pair: Pair, n: int) -> dict[str, Any]:
     """Our spikes into the peer's step, image by image from the same state (outside timing)."""
     from spikedefense.kernels import bernoulli_encode
 
-    from spikedefense.defenses.sleep_step import sleep_step
+    from spikedefense.defenses.sleep import sleep_step
 
     peer = TorchSleep(pair.state0, pair.config, device=pair.device)
     state = pair.state0
@@ -236,7 +235,7 @@ def layer_inputs(pair: Pair) -> dict[str, list[np.ndarray]]:
     """Each layer's input spikes ``[T, C, H, W]`` on every image of a pass (outside timing)."""
     from spikedefense.kernels import bernoulli_encode
 
-    from spikedefense.defenses.sleep_step import sleep_step
+    from spikedefense.defenses.sleep import sleep_step
 
     state, inputs = pair.state0, {layer.name: [] for layer in pair.state0}
     for i in range(pair.n):
@@ -317,12 +316,13 @@ def run_backend(backend: str, state0: Any, images: torch.Tensor, n: int, threads
 
 
 NOTES = [
-    "ours: spikedefense.defenses.sleep_step.sleep_step(state, image, seed=i, config, "
-    "donate=True) per image, as spikedefense.defenses.sleep runs it (Bernoulli encoding with "
-    "our counter-based generator, S1-S4: event-driven conv currents + bias, non-leaky IF with "
-    "reset by subtraction, first spikes, k-WTA (k 5/5/8/1, r 3/2/1/0), mSTDP in unit space "
-    "with the mirrored decoder update); each pass starts from a copy of the initial state made "
-    "outside timing, which the steps then update in place (as the peer updates its tensors)",
+    "ours: spikedefense.defenses.sleep.step.sleep_step(state, image, seed=i, config, "
+    "donate=True) per image, as spikedefense.defenses.sleep.phase.sleep runs it (Bernoulli "
+    "encoding with our counter-based generator, S1-S4: event-driven conv currents + bias, "
+    "non-leaky IF with reset by subtraction, first spikes, k-WTA (k 5/5/8/1, r 3/2/1/0), "
+    "mSTDP in unit space with the mirrored decoder update); each pass starts from a copy of "
+    "the initial state made outside timing, which the steps then update in place (as the peer "
+    "updates its tensors)",
     "torch: benchmarks/torch_sleep.py TorchSleep.sleep(image): torch.rand encoding, F.conv2d "
     "over the T steps as the batch, an IF loop over T, first spikes by one max-reduction, a "
     "SpykeTorch-style k-WTA loop on a single exact score, per-winner STDP on the winner's map "
@@ -490,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{backend}] skipped: {why}", file=sys.stderr)
         else:
             backends.append(backend)
-    from spikedefense.defenses.sleep_config import SleepConfig
+    from spikedefense.defenses.sleep import SleepConfig
 
     report["config"] = SleepConfig().to_dict()
     report["images"] = n

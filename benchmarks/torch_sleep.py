@@ -1,4 +1,4 @@
-"""The sleep step of :mod:`spikedefense.defenses.sleep_step` written in plain PyTorch.
+"""The sleep step of :mod:`spikedefense.defenses.sleep.step` written in plain PyTorch.
 
 This is the peer that ``bench_sleep.py`` times against ours: the same sleep step written the way
 SpykeTorch-style code does it, batch 1, one image at a time, CPU or CUDA tensors:
@@ -32,8 +32,7 @@ Example:
     >>> import numpy as np, torch
     >>> from spikedefense.models import ConvVAE
     >>> from spikedefense.convert import vae_to_svae
-    >>> from spikedefense.defenses.sleep_config import SleepConfig
-    >>> from spikedefense.defenses.sleep_step import init_sleep_state
+    >>> from spikedefense.defenses.sleep import SleepConfig, init_sleep_state
     >>> svae = vae_to_svae(ConvVAE(latent_dim=8).eval(), torch.rand(8, 1, 28, 28))
     >>> peer = TorchSleep(init_sleep_state(svae, SleepConfig()), SleepConfig())
     >>> sorted(peer.sleep(torch.rand(1, 28, 28)))
@@ -124,9 +123,9 @@ class TorchSleep:
     """The sleep step on torch tensors, holding its own copy of the sleep state.
 
     Args:
-        state: the sleep state of :func:`~spikedefense.defenses.sleep_step.init_sleep_state`
+        state: the sleep state of :func:`~spikedefense.defenses.sleep.state.init_sleep_state`
             (or a later one): a tuple of ``LayerState``; it is copied, never modified.
-        config: the :class:`~spikedefense.defenses.sleep_config.SleepConfig` (rule "mstdp").
+        config: the :class:`~spikedefense.defenses.sleep.config.SleepConfig` (rule "mstdp").
         dtype: dtype of the unit-space weights (float32 as SpykeTorch; float64 as ours).
         device: torch device.
     """

@@ -8,7 +8,10 @@ data lives; results come back where the inputs were: NumPy in, NumPy out; device
 - :func:`propagate_dense`, :func:`propagate_conv2d`, :func:`propagate_conv_transpose2d` -
   event-driven synaptic currents
 - :func:`kwta_conv`, :func:`kwta_dense` - k-winners-take-all with lateral inhibition
-- :func:`stdp_conv`, :func:`stdp_dense` - (mirrored) STDP of seed 000; :func:`tadros_dense`
+- :func:`stdp_conv`, :func:`stdp_dense` - (mirrored) STDP of seed 000 (:func:`stdp_conv_into`
+  updates in place); :func:`tadros_dense`
+- :func:`conv_fire` - a conv layer of IF neurons, first spikes and their potentials in one call
+  (the sleep step's layer), :func:`conv_fire_layout` - the weight layout it reads fastest
 - :func:`first_spike`, :func:`spikes_to_events`, :func:`events_to_spikes` - spike records
 - :func:`available_backends`, :class:`BackendUnavailableError`, the parameter NamedTuples
 
@@ -25,11 +28,12 @@ from .params import LIFParams, STDPParams, TadrosParams
 
 if TYPE_CHECKING:  # pragma: no cover
     from .encode import bernoulli_encode
+    from .fused import conv_fire, conv_fire_layout
     from .kwta import kwta_conv, kwta_dense
     from .lif import lif_run
     from .propagate import propagate_conv2d, propagate_conv_transpose2d, propagate_dense
     from .record import events_to_spikes, first_spike, spikes_to_events
-    from .stdp import stdp_conv, stdp_dense, tadros_dense
+    from .stdp import stdp_conv, stdp_conv_into, stdp_dense, tadros_dense
 
 # The public front ends live in modules named like the backend files that implement them.
 _LAZY = {**REGISTRY, "spikes_to_events": "record", "events_to_spikes": "record"}
@@ -41,6 +45,8 @@ __all__ = [
     "TadrosParams",
     "available_backends",
     "bernoulli_encode",
+    "conv_fire",
+    "conv_fire_layout",
     "events_to_spikes",
     "first_spike",
     "kwta_conv",
@@ -51,6 +57,7 @@ __all__ = [
     "propagate_dense",
     "spikes_to_events",
     "stdp_conv",
+    "stdp_conv_into",
     "stdp_dense",
     "tadros_dense",
 ]

@@ -2,7 +2,10 @@
 
 Each backend is a sub-package (``cpu``, ``cuda``) holding the same file and function names;
 the registry records which file holds each op and imports it on first use, so neither Numba's
-CPU compiler nor its CUDA target is loaded before a kernel runs.
+CPU compiler nor its CUDA target is loaded before a kernel runs. An op may be a fused kernel on
+one backend and a composition of the other ops on another (``conv_fire``: one compiled pass on
+the CPU, ``propagate_conv2d`` + ``lif_run`` + ``first_spike`` on CUDA): callers never branch on
+the backend, they ask the registry.
 """
 
 from __future__ import annotations
@@ -25,9 +28,13 @@ REGISTRY: dict[str, str] = {
     "kwta_conv": "kwta",
     "kwta_dense": "kwta",
     "stdp_conv": "stdp",
+    "stdp_conv_into": "stdp",
     "stdp_dense": "stdp",
     "tadros_dense": "stdp",
     "first_spike": "record",
+    # the sleep step's layer: one fused pass on the CPU, the kernels above composed on CUDA
+    "conv_fire": "fused",
+    "conv_fire_layout": "fused",
 }
 
 

@@ -92,6 +92,48 @@ def stdp_conv(weight: Any, pre_first_spike: Any, post_first_spike: Any, winners:
         >>> new[0, 0].tolist()
         [[0.501, 0.501], [0.501, 0.501]]
     """
+    weight, mirror, pre, post, winners, stride, padding = _conv_inputs(
+        weight, pre_first_spike, post_first_spike, winners, stride, padding, params, mirror)
+    backend = resolve_backend(backend, weight, pre, post, winners, mirror)
+    causal, acausal = params.deltas()
+    new_weight, new_mirror = implementation("stdp_conv", backend)(
+        weight, mirror, pre, post, winners, stride, padding, causal, acausal, params.mirror_scale)
+    return new_weight if mirror is None else (new_weight, new_mirror)
+
+
+def stdp_conv_into(weight: Any, pre_first_spike: Any, post_first_spike: Any, winners: Any,
+                   stride: int, padding: int, params: STDPParams = STDPParams(), *,
+                   mirror: Any = None, backend: str = "auto") -> None:
+    """:func:`stdp_conv` updating ``weight`` (and ``mirror``) themselves instead of copies.
+
+    For a caller that owns the arrays and would drop the old values anyway (the sleep step on a
+    state given up to it); the results are those of :func:`stdp_conv`, bit for bit. Host arrays
+    are updated on the host (on CUDA, through a device copy), device arrays on the device.
+
+    Example:
+        >>> w = np.full((1, 1, 2, 2), 0.5); pre = np.zeros((1, 2, 2), np.int64)
+        >>> stdp_conv_into(w, pre, np.zeros((1, 1, 1), np.int64), np.array([[0, 0, 0]]), 1, 0)
+        >>> w[0, 0].tolist()
+        [[0.501, 0.501], [0.501, 0.501]]
+    """
+    for name, array in (("weight", weight), ("mirror", mirror)):
+        if array is None or is_device_array(array):
+            continue
+        if not isinstance(array, np.ndarray) or not array.flags.writeable:
+            raise TypeError(f"{name}: expected a writeable NumPy or device array to update in "
+                            f"place, got {type(array).__name__}")
+    weight, mirror, pre, post, winners, stride, padding = _conv_inputs(
+        weight, pre_first_spike, post_first_spike, winners, stride, padding, params, mirror)
+    backend = resolve_backend(backend, weight, pre, post, winners, mirror)
+    causal, acausal = params.deltas()
+    implementation("stdp_conv_into", backend)(
+        weight, mirror, pre, post, winners, stride, padding, causal, acausal, params.mirror_scale)
+
+
+def _conv_inputs(weight: Any, pre_first_spike: Any, post_first_spike: Any, winners: Any,
+                 stride: int, padding: int, params: STDPParams,
+                 mirror: Any) -> tuple[Any, Any, Any, Any, Any, int, int]:
+    """The checked arguments of :func:`stdp_conv` / :func:`stdp_conv_into`."""
     weight = _unit_weight("weight", weight, 4)
     mirror = _mirror(mirror, weight)
     pre = check.int_array("pre_first_spike", pre_first_spike, 3)
@@ -115,11 +157,7 @@ def stdp_conv(weight: Any, pre_first_spike: Any, post_first_spike: Any, winners:
                      tuple(post.shape))
     check_stdp_params(params)
     _winners_in_range(winners, tuple(post.shape), post)
-    backend = resolve_backend(backend, weight, pre, post, winners, mirror)
-    causal, acausal = params.deltas()
-    new_weight, new_mirror = implementation("stdp_conv", backend)(
-        weight, mirror, pre, post, winners, stride, padding, causal, acausal, params.mirror_scale)
-    return new_weight if mirror is None else (new_weight, new_mirror)
+    return weight, mirror, pre, post, winners, stride, padding
 
 
 def stdp_dense(weight: Any, pre_first_spike: Any, post_first_spike: Any, winners: Any,

@@ -42,6 +42,8 @@ def _evaluate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if missing and args.dataset != "embedded":
         raise ValueError(f"--data-dir: {args.data_dir} is not a folder (it should hold mnist/ "
                          "and fashion-mnist/ with the IDX .gz files)")
+    if args.defense is not None:
+        return _evaluate_defenses(args, command, work)
     changes = {"data_dir": args.data_dir}
     if args.classifiers:
         changes["classifiers"] = tuple(args.classifiers)
@@ -54,6 +56,58 @@ def _evaluate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     paths = run_experiment(config, progress=not args.quiet)
     for kind, path in paths.items():
         print(f"{kind}: {path}")
+    return 0
+
+
+def _defense_names(text: str) -> list[str]:
+    from .defenses import defense_spec
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names or len(set(names)) < len(names):
+        raise ValueError(f"--defense: expected distinct names separated by commas, got {text!r}")
+    for name in names:
+        try:
+            defense_spec(name)
+        except ValueError as error:
+            raise ValueError(f"--defense: {error}") from None
+    return names
+
+
+def _evaluate_defenses(args: argparse.Namespace, command: str, work: str) -> int:
+    from .evaluation.defense_run import DEFENSE_PROFILES, run_defenses
+
+    names = _defense_names(args.defense)
+    from .defenses import defense_spec
+
+    experiments = {defense_spec(n).pipeline for n in names} - {"harness"}
+    if experiments:  # Defense-VAE and its sleep are experiments of their own
+        if len(names) > 1 or args.classifiers and "sleep-experiment" in experiments:
+            raise ValueError(f"--defense: {', '.join(names)}: Defense-VAE variants run as their "
+                             "own experiment; give one of them alone")  # fmt: skip
+        args.defense = None
+        args.sleep = args.sleep or "sleep-experiment" in experiments
+        return _evaluate(args, [a for a in args.argv if not a.startswith("--defense")])
+    clashing = [flag for flag, value in (("--sleep", args.sleep), ("--classifiers",
+                args.classifiers), ("--n-attack", args.n_attack)) if value]  # fmt: skip
+    if clashing:
+        raise ValueError(f"{', '.join(clashing)}: not with --defense {args.defense}")
+    if args.profile not in DEFENSE_PROFILES:
+        raise ValueError(f"--profile: with --defense expected one of "
+                         f"{', '.join(DEFENSE_PROFILES)}, got {args.profile!r}")  # fmt: skip
+    paths = run_defenses(names, args.dataset, args.profile, args.out, work,
+                         data_dir=args.data_dir, seed=args.seed, command=command,
+                         progress=not args.quiet)  # fmt: skip
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def _defenses(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .defenses import defense_spec, registered_defenses
+
+    for name in registered_defenses():
+        spec = defense_spec(name)
+        print(f"{name:20s} {spec.kind:10s} {spec.summary}\n{'':31s} source: {spec.source}")
     return 0
 
 
@@ -225,12 +279,17 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --sleep: images each VAE sleeps on (default: the profile's)")
     ev.add_argument("--figures-only", action="store_true",
                     help="with --sleep: redraw the figures of a finished run from its checkpoints")
+    ev.add_argument("--defense", default=None, metavar="NAME[,NAME...]",
+                    help="registered defenses to evaluate (spikedefense defenses lists them); "
+                    "without it: the Defense-VAE experiment")  # fmt: skip
     ev.add_argument("--classifiers", nargs="+", choices=sorted(CLASSIFIERS)[:3])
     ev.add_argument("--n-attack", type=_positive_int, default=None,
                     help="attacked test images (default: the profile's)")
     ev.add_argument("--seed", type=_nonneg_int, default=0, help="default: 0")
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(run=_evaluate)
+    listing = sub.add_parser("defenses", help="list the registered defenses and their sources")
+    listing.set_defaults(run=_defenses)
     demo = sub.add_parser("demo", help="train, attack, sleep and evaluate on the embedded "
                           "MNIST subset; write a report folder")
     demo.add_argument("--quick", action="store_true", help="smoke-test size (under 2 minutes)")
@@ -269,6 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv
     from spikedefense.kernels.dispatch import BackendUnavailableError
 
     try:

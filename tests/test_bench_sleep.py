@@ -18,8 +18,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from spikedefense.kernels import bernoulli_encode  # noqa: E402
 from torch_sleep import TorchSleep  # noqa: E402
 
-from spikedefense.defenses.sleep_config import SleepConfig  # noqa: E402
-from spikedefense.defenses.sleep_step import init_sleep_state, sleep_step  # noqa: E402
+from spikedefense.defenses.sleep import SleepConfig, init_sleep_state, sleep_step  # noqa: E402
 
 #: Weights and biases rounded to multiples of 2**-4: every sum of currents and potentials is then
 #: exact in float32 whatever the order, so F.conv2d and our event-driven sums give the same bits.

@@ -64,6 +64,25 @@ def test_propagate(cuda_backend: str, dtype: type) -> None:
               K.propagate_conv_transpose2d(s, w, backend="cpu", **kw))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_fire(cuda_backend: str, dtype: type) -> None:
+    """The CUDA composition gives the fused CPU pass's bits, in any weight layout."""
+    rng = np.random.default_rng(5)
+    s = (rng.random((4, 3, 7, 7)) < 0.4).astype(np.uint8)
+    for k, stride, padding in [(3, 1, 1), (4, 2, 3)]:
+        w = rng.normal(0.2, 1.0, size=(5, 3, k, k)).astype(dtype)
+        b = rng.normal(0.0, 0.3, 5).astype(np.float32)
+        want = K.conv_fire(s, w, b, stride, padding, 1.3, backend="cpu")
+        assert want[0].any()
+        laid_out = K.conv_fire_layout(w, backend="cpu")
+        assert K.conv_fire_layout(laid_out, backend=cuda_backend) is laid_out
+        for weight in (w, laid_out):
+            got = K.conv_fire(s, weight, b, stride, padding, 1.3, backend=cuda_backend)
+            for a, c in zip(got, want, strict=True):
+                assert isinstance(a, np.ndarray)
+                _same(a, c)
+
+
 def test_kwta(cuda_backend: str) -> None:
     rng = np.random.default_rng(2)
     pot = rng.choice([0.0, 0.25, 1.0], size=(3, 5, 5)).astype(np.float32)

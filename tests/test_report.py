@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from spikedefense.evaluation.published import TABLE4, TABLE5, published
+from spikedefense.defenses.published import TABLE4, TABLE5, published
 from spikedefense.evaluation.records import (
     THREAT_MODELS,
     Record,

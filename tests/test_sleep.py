@@ -19,7 +19,7 @@ from spikedefense.defenses import (
     sleep,
     sleep_step,
 )
-from spikedefense.defenses.sleep_step import LayerState, synapse_weight
+from spikedefense.defenses.sleep.state import LayerState, synapse_weight
 from spikedefense.models import make_classifier
 from spikedefense.snn.layers import SpikingLayer
 
@@ -125,8 +125,7 @@ def test_sleep_records_spikes_and_winners(slept):
 def test_interrupted_sleep_resumes_to_the_same_weights(svae, images, slept, tmp_path, monkeypatch):
     import importlib
 
-    module = importlib.import_module("spikedefense.defenses.sleep")  # the package's `sleep` is
-    # the function of the same name
+    module = importlib.import_module("spikedefense.defenses.sleep.phase")
 
     calls = {"n": 0}
     real = module.sleep_step
@@ -185,7 +184,7 @@ def _crash_then_resume(svae, images, stem, monkeypatch, record_images):
 def _sleep_module():
     import importlib
 
-    return importlib.import_module("spikedefense.defenses.sleep")
+    return importlib.import_module("spikedefense.defenses.sleep.phase")
 
 
 def test_resume_inside_the_recorded_images_returns_the_whole_record(svae, images, tmp_path,
@@ -211,7 +210,7 @@ def test_resume_inside_the_recorded_images_returns_the_whole_record(svae, images
 def test_a_save_interrupted_anywhere_resumes(svae, images, slept, tmp_path, monkeypatch, crash):
     import importlib
 
-    module = importlib.import_module("spikedefense.defenses.sleep_checkpoint")
+    module = importlib.import_module("spikedefense.defenses.sleep.checkpoint")
     if crash == "before the sidecar":  # the new weights are written, the sidecar is not
         _interrupt_at(monkeypatch, module, "atomic_write_text", 2)
         expected = 1
@@ -229,7 +228,7 @@ def test_a_save_interrupted_anywhere_resumes(svae, images, slept, tmp_path, monk
 
 
 def test_checkpoint_identity_covers_biases_but_not_the_backend(svae, images, tmp_path):
-    from spikedefense.defenses.sleep_checkpoint import fingerprint
+    from spikedefense.defenses.sleep.checkpoint import fingerprint
 
     x = images.numpy()
     assert fingerprint(svae, x, SleepConfig(backend="cpu")) == fingerprint(

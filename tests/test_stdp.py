@@ -105,6 +105,36 @@ def test_stdp_conv_mirror(backend: str, dtype: type) -> None:
     np.testing.assert_array_equal(new_m, ref_m)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_stdp_conv_into_updates_the_arrays_themselves(backend: str, dtype: type) -> None:
+    """The in-place form gives :func:`stdp_conv`'s bits, in the caller's arrays (any layout)."""
+    rng = np.random.default_rng(4)
+    w = rng.uniform(0.05, 0.95, (3, 2, 3, 3)).astype(dtype)
+    mirror = rng.uniform(0.05, 0.95, w.shape).astype(dtype)
+    pre = rng.integers(-1, 4, (2, 5, 5))
+    post = rng.integers(-1, 4, (3, 5, 5))
+    winners = np.array([[0, 1, 1], [2, 4, 0], [0, 3, 3]])
+    post[tuple(winners.T)] = 2
+    want_w, want_m = K.stdp_conv(w, pre, post, winners, 1, 1, mirror=mirror, backend=backend)
+    into_w = np.ascontiguousarray(w.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    into_m = mirror.copy()
+    assert K.stdp_conv_into(into_w, pre, post, winners, 1, 1, mirror=into_m,
+                            backend=backend) is None
+    np.testing.assert_array_equal(into_w, want_w)
+    np.testing.assert_array_equal(into_m, want_m)
+    alone = w.copy()
+    K.stdp_conv_into(alone, pre, post, winners, 1, 1, backend=backend)
+    np.testing.assert_array_equal(alone, K.stdp_conv(w, pre, post, winners, 1, 1,
+                                                     backend=backend))
+    frozen = w.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(TypeError, match="weight: expected a writeable NumPy or device array"):
+        K.stdp_conv_into(frozen, pre, post, winners, 1, 1, backend=backend)
+    with pytest.raises(TypeError, match="mirror: expected a writeable NumPy or device array"):
+        K.stdp_conv_into(w.copy(), pre, post, winners, 1, 1, mirror=mirror.tolist(),
+                         backend=backend)
+
+
 def test_stdp_params_deltas_are_used(backend: str) -> None:
     params = K.STDPParams(a_r_plus=0.01, a_r_minus=-0.02, a_p_plus=0.03, a_p_minus=-0.04,
                           alpha=0.5, beta=2.0, phi_r=1.0, phi_p=0.5)

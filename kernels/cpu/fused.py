@@ -1,13 +1,17 @@
 """Fused CPU kernel of the sleep step: conv2d currents, IF neurons and first spikes in one pass.
 
-Internal and CPU only (not a registry op, no CUDA twin): :func:`conv_fire` computes what
-``propagate_conv2d`` + bias + ``lif_run(beta=1, reset="subtract")`` + ``first_spike`` + the
+The CPU implementation of the registry op ``conv_fire`` (front end :mod:`..fused`; the CUDA
+backend composes its public kernels instead, in ``cuda/fused.py``). :func:`conv_fire` computes
+what ``propagate_conv2d`` + bias + ``lif_run(beta=1, reset="subtract")`` + ``first_spike`` + the
 potential at the first spike compute one after the other - the same float operations in the same
 order, so the same bits - without materialising the ``[T, C, H, W]`` currents. Each task owns a
 slice of output channels and walks the T steps: it scatters the step's input spikes channels-last
 into a ``[H_out * W_out, channels]`` scratch (ascending input order, as the public kernel does),
-then adds the bias and advances its neurons. On the CUDA backend the sleep step composes the
-public kernels instead; they are bit-identical to the CPU ones, and so to this kernel.
+then adds the bias and advances its neurons.
+
+The kernel reads the weight channels-last (``[C_in, k, k, C_out]`` in memory);
+:func:`conv_fire_layout` gives a ``[C_out, C_in, k, k]`` array stored that way, which
+:func:`conv_fire` then reads without a copy.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .propagate import channel_chunk, conv_taps, scatter
+from .propagate import channel_chunk, channels_last, conv_taps, scatter
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -92,9 +96,17 @@ def _conv_fire_kernel(
                 potential[lo + q, p] = pot[p, q]
 
 
+def conv_fire_layout(weight: np.ndarray) -> np.ndarray:
+    """``weight`` ``[C_out, C_in, k, k]`` stored channels-last (``[C_in, k, k, C_out]`` in memory):
+    the same array when it already is, else a copy with the same values and shape."""
+    if weight.transpose(1, 2, 3, 0).flags.c_contiguous:
+        return weight
+    return channels_last(weight, False).transpose(3, 0, 1, 2)
+
+
 def conv_fire(
     spikes: np.ndarray,
-    weight_cl: np.ndarray,
+    weight: np.ndarray,
     bias: np.ndarray,
     stride: int,
     padding: int,
@@ -105,7 +117,8 @@ def conv_fire(
 
     Args:
         spikes: uint8 ``[T, C_in, H, W]`` (C-contiguous).
-        weight_cl: float ``[C_in, k, k, C_out]`` C-contiguous (see ``propagate.channels_last``).
+        weight: float ``[C_out, C_in, k, k]``; read without a copy when stored channels-last
+            (:func:`conv_fire_layout`), copied into that layout otherwise.
         bias: ``[C_out]``, a current added every step (cast to the weight's dtype).
         stride, padding, out_hw: the convolution's geometry; threshold: the IF threshold.
 
@@ -113,6 +126,7 @@ def conv_fire(
         ``(spikes uint8 [T, C_out, H_out, W_out], first int64 [C_out, H_out, W_out], potential at
         the first spike [C_out, H_out, W_out] (0 where none), counts int64 [T, C_out])``.
     """
+    weight_cl = channels_last(weight, False)
     steps = spikes.shape[0]
     c_out = weight_cl.shape[3]
     hw = out_hw[0] * out_hw[1]

@@ -1,7 +1,8 @@
 """(Mirrored) STDP of seed 000 and the Tadros sleep rule on the CPU.
 
 Each public function returns new arrays; the compiled loops update those copies in place.
-:func:`stdp_conv_into` is the in-place form the fused sleep step uses on a donated state.
+:func:`stdp_conv_into` is the in-place form (the registry op of the same name), which the sleep
+step uses on a state given up to it.
 """
 
 from __future__ import annotations

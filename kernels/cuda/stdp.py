@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from numba import cuda, float64
 
+from ..dispatch import is_device_array
 from ._device import MUL64, back, device_copy, launch, mul_rn, on_host, to_device
 
 
@@ -80,6 +81,23 @@ def stdp_conv(weight: Any, mirror: Any, pre: Any, post: Any, winners: Any, strid
         new_weight, new_mirror, has_mirror, to_device(pre), to_device(post), to_device(winners),
         stride, padding, s(causal), s(acausal), s(mirror_scale), s(0), s(1))
     return back(new_weight, host), back(new_mirror, host) if has_mirror else None
+
+
+def stdp_conv_into(weight: Any, mirror: Any, pre: Any, post: Any, winners: Any, stride: int,
+                   padding: int, causal: float, acausal: float, mirror_scale: float) -> None:
+    """:func:`stdp_conv` written back into ``weight`` and ``mirror`` (host or device)."""
+    new_weight, new_mirror = stdp_conv(weight, mirror, pre, post, winners, stride, padding,
+                                       causal, acausal, mirror_scale)
+    _write(weight, new_weight)
+    if mirror is not None:
+        _write(mirror, new_mirror)
+
+
+def _write(target: Any, value: Any) -> None:
+    if is_device_array(target):
+        to_device(target).copy_to_device(value)
+    else:
+        np.copyto(target, value.copy_to_host() if is_device_array(value) else value)
 
 
 @cache

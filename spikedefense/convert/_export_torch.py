@@ -56,7 +56,7 @@ def require(module: str, purpose: str) -> Any:
 
 
 def check_svae(svae: Any) -> None:
-    from .svae import SVAE
+    from ..snn.svae import SVAE
 
     if not isinstance(svae, SVAE):
         raise TypeError(f"svae: expected a spikedefense.convert.SVAE, got {type(svae).__name__}")

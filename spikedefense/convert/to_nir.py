@@ -47,8 +47,8 @@ from typing import Any
 
 import numpy as np
 
+from ..snn.svae import ENCODER_NAMES
 from ._export_torch import check_svae, require
-from .svae import ENCODER_NAMES
 
 __all__ = ["IF_METADATA", "to_nir"]
 

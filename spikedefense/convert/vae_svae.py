@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .svae import SVAE, ConvertedLayer
+from ..snn.svae import SVAE, ConvertedLayer
 
 __all__ = ["svae_to_vae", "vae_to_svae"]
 

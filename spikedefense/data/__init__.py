@@ -4,7 +4,8 @@
   (``.gz`` or raw), with strict header and size checks.
 - :func:`resolve_data_dir`: the data directory (argument, then ``$SPIKEDEFENSE_DATA``).
 - :func:`load_dataset`: the same as torch tensors, float32 ``[N, 1, 28, 28]`` in [0, 1]
-  and int64 labels (imports torch when called).
+  and int64 labels (imports torch when called); :func:`validation_split` holds a
+  class-balanced validation part out of a training split.
 - :func:`load_idx_dataset`: ``(images, labels)`` for a name in :data:`DATASETS`
   (``"mnist"``, ``"fashion-mnist"``, or ``"embedded"``, a real-MNIST subset of 5,000 train
   and 1,000 test images shipped in ``embedded/``).
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from .datasets import DATASETS, load_idx_dataset, resolve_data_dir
 from .idx import read_idx, write_idx
-from .tensors import load_dataset
+from .tensors import load_dataset, validation_split
 
 __all__ = [
     "DATASETS",
@@ -24,5 +25,6 @@ __all__ = [
     "load_idx_dataset",
     "read_idx",
     "resolve_data_dir",
+    "validation_split",
     "write_idx",
 ]

@@ -10,7 +10,7 @@ from .datasets import load_idx_dataset
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["load_dataset"]
+__all__ = ["load_dataset", "validation_split"]
 
 
 def load_dataset(
@@ -43,3 +43,35 @@ def load_dataset(
     x = torch.from_numpy(images).to(torch.float32).div_(255.0).unsqueeze(1).contiguous()
     y = torch.from_numpy(labels.astype("int64"))
     return x, y
+
+
+def validation_split(
+    images: torch.Tensor, labels: torch.Tensor, n: int = 5000, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Hold ``n`` class-balanced examples out of a training split: ``(train_x, train_y, val_x,
+    val_y)``. Model and hyper-parameter choices are made on the held-out part, never on test
+    images. Deterministic in ``seed``; each class gives ``n // classes`` (the first classes one
+    more when ``n`` does not divide), and both parts keep the dataset's order.
+
+    Example:
+        >>> x, y = load_dataset("embedded", "train")
+        >>> tx, ty, vx, vy = validation_split(x, y, n=500)
+        >>> len(tx), len(vx), int((vy == 3).sum())
+        (4500, 500, 50)
+    """
+    import torch
+
+    classes = torch.unique(labels)
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 < n < len(labels):
+        raise ValueError(f"n: expected an integer in [1, {len(labels) - 1}], got {n!r}")
+    generator = torch.Generator().manual_seed(int(seed))
+    held = []
+    for rank, label in enumerate(classes.tolist()):
+        members = torch.nonzero(labels == label).flatten()
+        take = n // len(classes) + (1 if rank < n % len(classes) else 0)
+        if take > len(members):
+            raise ValueError(f"n: class {label} has {len(members)} examples, {take} are needed")
+        held.append(members[torch.randperm(len(members), generator=generator)[:take]])
+    mask = torch.zeros(len(labels), dtype=torch.bool)
+    mask[torch.cat(held)] = True
+    return images[~mask], labels[~mask], images[mask], labels[mask]

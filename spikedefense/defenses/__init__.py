@@ -1,6 +1,10 @@
 """Defenses built on the models and the spiking core.
 
-- :class:`Defense` (protocol), :class:`NoDefense`: ``purify`` / ``predict`` / ``attack_surface``.
+- :class:`Defense` (protocol: ``scores`` / ``predict`` / ``kind`` / ``attack_surface`` /
+  ``info``), :class:`BaseDefense`, :class:`ClassifierDefense` (wrap your own model),
+  :class:`NoDefense`, :func:`check_defense`.
+- the registry: :func:`registered_defenses`, :func:`defense_spec`, :func:`register`; the
+  calibration baselines ``cnn``, ``bicnn``, ``adv-train`` register here.
 - :class:`DefenseVAE`, :func:`finetune_e2e`: Defense-VAE and its E2E variant.
 - :func:`make_training_pairs`: many-to-one adversarial -> clean pairs for Defense-VAE.
 - :func:`sleep` (with :class:`SleepConfig`, :func:`sleep_step`): the sleep phase on a converted
@@ -9,15 +13,48 @@
 
 from __future__ import annotations
 
-from .base import Defense, NoDefense, check_images, check_labels
+from . import adv_train, bicnn, cnn  # noqa: F401  (the baselines register themselves)
+from .base import (
+    BaseDefense,
+    ClassifierDefense,
+    Defense,
+    DefenseError,
+    DefenseInfo,
+    NoDefense,
+    PublishedNumber,
+    SurfaceModule,
+    check_defense,
+    check_images,
+    check_labels,
+)
 from .defense_vae import DefenseVAE, PurifiedClassifier, finetune_e2e
 from .defense_vae_sleep import defense_vae_sleep
 from .pairs import DEFAULT_EPSILONS, PAIR_ATTACKS, TrainingPairs, make_training_pairs
-from .sleep import SleepReport, SleepResult, image_seed, sleep
-from .sleep_config import LayerSleep, SleepConfig
-from .sleep_step import init_sleep_state, sleep_step
+from .registry import BuildContext, DefenseSpec, defense_spec, register, registered_defenses
+from .sleep import (
+    LayerSleep,
+    SleepConfig,
+    SleepReport,
+    SleepResult,
+    image_seed,
+    init_sleep_state,
+    sleep,
+    sleep_step,
+)
 
 __all__ = [
+    "BaseDefense",
+    "BuildContext",
+    "ClassifierDefense",
+    "DefenseError",
+    "DefenseInfo",
+    "DefenseSpec",
+    "PublishedNumber",
+    "SurfaceModule",
+    "check_defense",
+    "defense_spec",
+    "register",
+    "registered_defenses",
     "DEFAULT_EPSILONS",
     "PAIR_ATTACKS",
     "Defense",

@@ -1,20 +1,36 @@
-"""The small protocol every defense follows, and the undefended baseline.
+"""The protocol every defense follows, the undefended baseline, and the checks the harness runs.
 
-A defense wraps a classifier and exposes:
+A defense is one object (:class:`Defense`) with:
 
-- ``purify(x)``: the cleaned input (identity for :class:`NoDefense`);
-- ``predict(x)``: predicted labels of the deployed pipeline;
-- ``attack_surface()``: a differentiable ``nn.Module`` mapping ``x`` in [0, 1] to logits, the
-  exact test-time path or, where that path is not differentiable, its documented BPDA
-  surrogate (DESIGN.md §4) — what adaptive attacks differentiate through;
-- ``classifier``: the classifier a gray-box (classifier-only) attacker targets.
+- ``scores(x) -> [B, classes]``: logits of the deployed decision, in eval mode; ``predict(x)``
+  is their argmax;
+- ``kind``: ``"purifier"`` (also ``purify(x)``, the cleaned input) or ``"classifier"``;
+- ``attack_surface(x) -> logits``: the differentiable path adaptive attacks use — the exact
+  deployed path where it is differentiable, otherwise a documented BPDA / EOT surrogate whose
+  name is ``info.surrogate`` (it goes into every record the surface produces);
+- ``classifier``: the ``nn.Module`` a non-adaptive (gray-box) attacker differentiates: the
+  classifier alone behind a purifier; for a classifier the deployed model with its own
+  gradients (zero through a binarisation, for example);
+- ``info``: :class:`DefenseInfo` — name, source document, published numbers, surrogate, and
+  whether the decision is random.
 
-All of them run in eval mode, recursively, whatever mode the caller left the modules in.
+:class:`BaseDefense` implements ``predict``, input checks and eval mode around the two methods a
+defense writes (``_scores`` and, where it differs, ``_surface``). :func:`check_defense` is what
+the harness runs before attacking: a wrong shape, NaN, or an undeclared random decision is
+refused with a message naming the defense.
+
+Example:
+    >>> from spikedefense.models import make_classifier
+    >>> defense = NoDefense(make_classifier("C4"))
+    >>> x = torch.rand(3, 1, 28, 28)
+    >>> tuple(defense.scores(x).shape), defense.kind, defense.predict(x).shape
+    ((3, 10), 'classifier', torch.Size([3]))
+    >>> check_defense(defense, x)
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -22,7 +38,22 @@ from torch import nn
 from ..attacks.base import check_unit_images
 from ..models.modes import eval_mode
 
-__all__ = ["Defense", "NoDefense", "check_images", "check_labels"]
+__all__ = [
+    "KINDS",
+    "BaseDefense",
+    "ClassifierDefense",
+    "Defense",
+    "DefenseError",
+    "DefenseInfo",
+    "NoDefense",
+    "PublishedNumber",
+    "SurfaceModule",
+    "check_defense",
+    "check_images",
+    "check_labels",
+]
+
+KINDS = ("purifier", "classifier")
 
 
 def check_images(x: object, name: str = "x") -> torch.Tensor:
@@ -42,21 +73,103 @@ def check_labels(labels: object, n: int, name: str = "labels") -> torch.Tensor:
     return labels
 
 
-@runtime_checkable
-class Defense(Protocol):
-    """What the evaluation harness needs from a defense."""
+class PublishedNumber(NamedTuple):
+    """One number a source document publishes, as published (percent accuracy)."""
+
+    dataset: str
+    table: str
+    cell: str
+    threat_model: str
+    attack: str
+    epsilon: float | None
+    accuracy: float
+
+
+class DefenseInfo(NamedTuple):
+    """What a defense is: its name in records, the document it comes from, its published
+    numbers, the surrogate its ``attack_surface`` uses (None: the exact deployed path) and
+    whether ``scores`` is random (then two calls may differ; adaptive attacks need EOT)."""
 
     name: str
+    source: str
+    published: tuple[PublishedNumber, ...] = ()
+    surrogate: str | None = None
+    randomized: bool = False
+
+
+class DefenseError(ValueError):
+    """A defense broke the protocol (wrong score shape, NaN, undeclared randomness)."""
+
+
+@runtime_checkable
+class Defense(Protocol):
+    """What the evaluation harness needs from a defense (module docstring)."""
+
+    info: DefenseInfo
+    kind: str
     classifier: nn.Module
 
-    def purify(self, x: torch.Tensor) -> torch.Tensor: ...
+    @property
+    def name(self) -> str: ...
+
+    def scores(self, x: torch.Tensor) -> torch.Tensor: ...
 
     def predict(self, x: torch.Tensor) -> torch.Tensor: ...
 
-    def attack_surface(self) -> nn.Module: ...
+    def attack_surface(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
-class NoDefense:
+class BaseDefense:
+    """Shared behaviour: subclasses set ``info``, ``kind``, ``classifier``, the modules to hold
+    in eval mode (``modules``), and implement ``_scores(x)`` (and ``_surface(x)`` where the
+    attack surface is not the deployed path)."""
+
+    info: DefenseInfo
+    kind: str = "classifier"
+    classifier: nn.Module
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def modules(self) -> tuple[nn.Module, ...]:
+        return (self.classifier,)
+
+    def _scores(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _surface(self, x: torch.Tensor) -> torch.Tensor:
+        return self._scores(x)
+
+    @torch.no_grad()
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        with eval_mode(*self.modules):
+            return self._scores(check_images(x))
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scores(x).argmax(1)
+
+    def attack_surface(self, x: torch.Tensor) -> torch.Tensor:
+        with eval_mode(*self.modules):
+            return self._surface(x)
+
+
+class SurfaceModule(nn.Module):
+    """``defense.attack_surface`` as an ``nn.Module`` (what the attack libraries take); the
+    defense's modules are submodules, so attacks find their device."""
+
+    def __init__(self, defense: Defense) -> None:
+        super().__init__()
+        self.defense = defense
+        self.parts = nn.ModuleList(getattr(defense, "modules", (defense.classifier,)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.defense.attack_surface(x)
+
+
+class NoDefense(BaseDefense):
     """The undefended classifier, for the "No defense" column.
 
     Example:
@@ -65,18 +178,98 @@ class NoDefense:
         torch.Size([3])
     """
 
-    name = "none"
-
-    def __init__(self, classifier: nn.Module) -> None:
+    def __init__(self, classifier: nn.Module, name: str = "none", source: str = "") -> None:
         self.classifier = classifier
+        self.info = DefenseInfo(name, source or "the classifier without defense")
 
     def purify(self, x: torch.Tensor) -> torch.Tensor:
         return check_images(x).clone()
 
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        with eval_mode(self.classifier):
-            return self.classifier(check_images(x)).argmax(1)
+    def _scores(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(x)
 
-    def attack_surface(self) -> nn.Module:
-        return self.classifier
+
+class ClassifierDefense(BaseDefense):
+    """A PyTorch classifier as a defense of kind ``"classifier"``, with an optional surrogate.
+
+    Args:
+        model: ``[B, 1, 28, 28]`` in [0, 1] -> logits ``[B, classes]``, the deployed decision
+            (also what a gray-box attacker differentiates, with its own gradients).
+        name, source: the defense's name in records and the document it comes from.
+        surrogate: a differentiable module with the same output for adaptive attacks (BPDA /
+            EOT), or None: the deployed model is differentiated as it is.
+        surrogate_name: what the surrogate is (goes into every adaptive record); required
+            with ``surrogate``.
+        published: the source's numbers (:class:`PublishedNumber`).
+        randomized: ``model``'s decision is random (two calls may differ).
+
+    Example:
+        >>> from spikedefense.models import make_small_cnn
+        >>> defense = ClassifierDefense(make_small_cnn(), "my-cnn", "my lab notebook")
+        >>> defense.name, defense.kind, defense.info.surrogate
+        ('my-cnn', 'classifier', None)
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        name: str,
+        source: str,
+        *,
+        surrogate: nn.Module | None = None,
+        surrogate_name: str | None = None,
+        published: tuple[PublishedNumber, ...] = (),
+        randomized: bool = False,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"name: expected a non-empty string, got {name!r}")
+        if surrogate is not None and not isinstance(surrogate, nn.Module):
+            raise TypeError(f"surrogate: expected an nn.Module or None, got "
+                            f"{type(surrogate).__name__}")  # fmt: skip
+        if (surrogate is None) != (surrogate_name is None):
+            raise ValueError("surrogate_name: give it exactly when a surrogate is given (it "
+                             "names the surrogate in every record)")  # fmt: skip
+        self.classifier, self.surrogate = model, surrogate
+        self.info = DefenseInfo(name, source, tuple(published), surrogate_name, randomized)
+
+    @property
+    def modules(self) -> tuple[nn.Module, ...]:
+        return (self.classifier,) if self.surrogate is None else (self.classifier, self.surrogate)
+
+    def _scores(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(x)
+
+    def _surface(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.classifier if self.surrogate is None else self.surrogate)(x)
+
+
+def check_defense(defense: object, x: torch.Tensor, classes: int = 10) -> None:
+    """Refuse a defense that breaks the protocol, naming it.
+
+    Raises:
+        DefenseError: ``scores(x)`` is not a finite float ``[B, classes]``; two calls on the same
+            input differ and ``info.randomized`` is not set; ``kind`` is not one of
+            :data:`KINDS`, or a purifier has no ``purify``.
+    """
+    name = getattr(getattr(defense, "info", None), "name", None) or type(defense).__name__
+    if not isinstance(defense, Defense):
+        raise DefenseError(f"defense {name!r}: does not follow the Defense protocol (needs info, "
+                           "kind, classifier, scores, predict, attack_surface)")  # fmt: skip
+    if defense.kind not in KINDS:
+        raise DefenseError(f"defense {name!r}: kind must be one of {KINDS}, got {defense.kind!r}")
+    if defense.kind == "purifier" and not callable(getattr(defense, "purify", None)):
+        raise DefenseError(f"defense {name!r}: a purifier needs purify(x)")
+    first = defense.scores(x)
+    want = (len(x), classes)
+    if not isinstance(first, torch.Tensor) or tuple(first.shape) != want:
+        got = tuple(first.shape) if isinstance(first, torch.Tensor) else type(first).__name__
+        raise DefenseError(f"defense {name!r}: scores(x) must have shape {list(want)}, got {got}")
+    if not first.is_floating_point() or not torch.isfinite(first).all():
+        raise DefenseError(f"defense {name!r}: scores(x) holds NaN or inf (or is not float)")
+    if not defense.info.randomized and not torch.equal(first, defense.scores(x)):
+        raise DefenseError(
+            f"defense {name!r}: two calls of scores on the same input differ; "
+            "declare info.randomized=True (adaptive attacks then need EOT)"
+        )

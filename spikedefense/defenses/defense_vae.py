@@ -11,7 +11,7 @@ the awake phase of Talafha et al. (2022). Code: lxuniverse/defense-vae.
   with ``L = L_VAE + ce_weight * CE(classifier(recon), y)``. Eq. 10's ``L_SVAE`` term belongs to
   the sleep phase and is not part of this awake-only defense. We fine-tune from the separately
   trained VAE and classifier (cheaper than the seed's training from random initialisation).
-- The whole path is differentiable, so ``attack_surface()`` is the exact deployed pipeline and
+- The whole path is differentiable, so ``attack_surface(x)`` is the exact deployed pipeline and
   adaptive attacks need no surrogate. BatchNorm runs in eval mode throughout (the reference
   code's pitfall of leaving it in train mode at test time is avoided).
 
@@ -35,7 +35,9 @@ from torch import nn
 from ..models.modes import eval_mode
 from ..models.train import fit
 from ..models.vae import ConvVAE, vae_loss
-from .base import check_images
+from .base import BaseDefense, DefenseInfo, check_images
+from .published import published_numbers
+from .registry import DefenseSpec, register
 
 __all__ = ["DefenseVAE", "PurifiedClassifier", "finetune_e2e"]
 
@@ -52,7 +54,11 @@ class PurifiedClassifier(nn.Module):
         return self.classifier(self.vae.reconstruct(x))
 
 
-class DefenseVAE:
+SOURCE = ("Li & Ji 2019, Defense-VAE; as the awake phase of Talafha et al. 2022 "
+          "(000_6d62ff459eac6844.txt, the seed paper)")  # fmt: skip
+
+
+class DefenseVAE(BaseDefense):
     """A trained VAE in front of a classifier (see module docstring).
 
     Args:
@@ -61,26 +67,28 @@ class DefenseVAE:
         name: the defense's name in result files (``"defense-vae"``, ``"defense-vae-e2e"``).
     """
 
+    kind = "purifier"
+
     def __init__(self, vae: ConvVAE, classifier: nn.Module, name: str = "defense-vae") -> None:
         if not isinstance(vae, ConvVAE):
             raise TypeError(f"vae must be a ConvVAE, got {type(vae).__name__}")
         if not isinstance(classifier, nn.Module):
             raise TypeError(f"classifier must be an nn.Module, got {type(classifier).__name__}")
-        self.vae, self.classifier, self.name = vae, classifier, name
+        self.vae, self.classifier = vae, classifier
+        self.info = DefenseInfo(name, SOURCE, published_numbers(name))
         self._pipeline = PurifiedClassifier(vae, classifier)
+
+    @property
+    def modules(self) -> tuple[nn.Module, ...]:
+        return (self._pipeline,)
 
     @torch.no_grad()
     def purify(self, x: torch.Tensor) -> torch.Tensor:
         with eval_mode(self.vae):
             return self.vae.reconstruct(check_images(x))
 
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        with eval_mode(self._pipeline):
-            return self._pipeline(check_images(x)).argmax(1)
-
-    def attack_surface(self) -> nn.Module:
-        return self._pipeline
+    def _scores(self, x: torch.Tensor) -> torch.Tensor:
+        return self._pipeline(x)
 
 
 def finetune_e2e(
@@ -118,3 +126,11 @@ def finetune_e2e(
 
     return fit(pipeline, [adversarial, clean, labels], loss_fn, epochs=epochs,
                batch_size=batch_size, lr=lr, **kwargs)  # fmt: skip
+
+
+register(DefenseSpec("defense-vae", "purifier", SOURCE,
+                     "VAE purifier trained on many-to-one adversarial pairs, classifiers C1-C3",
+                     pipeline="experiment"))  # fmt: skip
+register(DefenseSpec("defense-vae-e2e", "purifier", SOURCE,
+                     "Defense-VAE fine-tuned end to end with each classifier",
+                     pipeline="experiment"))  # fmt: skip

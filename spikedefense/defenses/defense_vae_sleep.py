@@ -6,7 +6,7 @@ Robustness" (seed 000), Algorithm 1: train the Defense-VAE on many-to-one advers
 convert back, reconstruct, classify. The E2E variant sleeps the jointly fine-tuned VAE and keeps
 its fine-tuned classifier.
 
-Parameters: the sleep's :class:`~.sleep_config.SleepConfig` (Table 3 by default), the
+Parameters: the sleep's :class:`~.sleep.config.SleepConfig` (Table 3 by default), the
 calibration images of the conversion (their 99.9th-percentile activations set the scales) and the
 sleep images. After sleep the defense is an ordinary :class:`~.defense_vae.DefenseVAE` whose VAE
 has the slept weights, so its ``attack_surface()`` is the exact deployed pipeline.
@@ -29,8 +29,8 @@ from typing import Any
 import torch
 
 from .defense_vae import DefenseVAE
-from .sleep import SleepResult, sleep
-from .sleep_config import SleepConfig
+from .registry import DefenseSpec, register
+from .sleep import SleepConfig, SleepResult, sleep
 
 __all__ = ["defense_vae_sleep"]
 
@@ -53,7 +53,7 @@ def defense_vae_sleep(
         defense: a trained :class:`DefenseVAE` (plain or E2E); it is not modified.
         calibration_images: images for the conversion's normalisation scales.
         sleep_images: the images the network sleeps on (adversarial training images x*).
-        config, checkpoint, progress, record_images: as in :func:`.sleep.sleep`.
+        config, checkpoint, progress, record_images: as in :func:`.sleep.phase.sleep`.
         percentile: the conversion's normalisation percentile.
         name: the new defense's name (default: ``defense.name`` with ``-sleep`` inserted after
             ``defense-vae``, e.g. ``defense-vae-sleep-e2e``).
@@ -76,3 +76,9 @@ def defense_vae_sleep(
     if name is None:
         name = defense.name.replace("defense-vae", "defense-vae-sleep", 1)
     return DefenseVAE(vae.to(device).eval(), defense.classifier, name), result
+
+
+register(DefenseSpec("defense-vae-sleep", "purifier",
+                     "Talafha et al. 2022, Defense-VAE-Sleep (000_6d62ff459eac6844.txt)",
+                     "Defense-VAE slept on the spiking core (mSTDP), with and without sleep",
+                     pipeline="sleep-experiment"))  # fmt: skip

@@ -39,10 +39,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..defenses.base import Defense, NoDefense
+from ..defenses.base import Defense, NoDefense, SurfaceModule, check_defense
 from .records import Record
 
-__all__ = ["EvaluationConfig", "EvaluationResult", "evaluate"]
+__all__ = ["EvaluationConfig", "EvaluationResult", "evaluate", "evaluate_defenses"]
 
 
 @dataclass(frozen=True)
@@ -134,9 +134,9 @@ def _accuracy(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
 
 
 class DeployedScores(nn.Module):
-    """The scores a query attacker observes: the defense's classifier on its purified input,
-    exactly as deployed (``defense.predict`` is their argmax), whatever differentiable surrogate
-    ``attack_surface()`` offers gradient attacks."""
+    """The scores a query attacker observes: ``defense.scores``, exactly as deployed
+    (``defense.predict`` is their argmax), whatever differentiable surrogate
+    ``attack_surface`` offers gradient attacks."""
 
     def __init__(self, defense: Defense) -> None:
         super().__init__()
@@ -145,18 +145,23 @@ class DeployedScores(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from ..models import eval_mode
+        return self.defense.scores(x)
 
-        with eval_mode(self.classifier):
-            return self.classifier(self.defense.purify(x))
+
+def _surface(defense: Defense) -> tuple[nn.Module, dict[str, Any]]:
+    """The adaptive attacks' module and what their records say about it."""
+    surrogate = defense.info.surrogate
+    return SurfaceModule(defense), ({"surrogate": surrogate} if surrogate else {})
 
 
 class _Runner:
     def __init__(self, config: EvaluationConfig, images: torch.Tensor, labels: torch.Tensor,
-                 progress: bool) -> None:  # fmt: skip
+                 progress: bool, baselines: bool = True) -> None:  # fmt: skip
         from ..attacks import stratified_indices
 
-        self.config, self.progress = config, progress
+        # baselines: also score each classifier undefended (the "none" rows); off where the
+        # classifier is itself the defense evaluated.
+        self.config, self.progress, self.baselines = config, progress, baselines
         self.images, self.labels = images, labels
         n_attack = min(config.n_attack, len(images))
         self.index = stratified_indices(labels, n_attack, seed=config.seed)
@@ -198,6 +203,9 @@ class _Runner:
             if full:
                 extra = {"not_over": [label for label, _ in sub]} if sub else {}
                 self._worst(classifier, defense, full, extra)
+                gray = [(label, m) for label, m in full if "(gray-box" in label]
+                if gray and len(gray) < len(full):  # the non-adaptive attacks alone, too
+                    self._worst(classifier, defense, gray, {**extra, "threats": "gray-box only"})
             if sub:
                 on_subset = [(label, m[self.subset]) for label, m in full] + sub
                 self._worst(classifier, defense, on_subset,
@@ -217,9 +225,12 @@ class _Runner:
     def record(self, target: list[Record], classifier: str, defense: str, attack: str,
                epsilon: float, threat: str, accuracy: float, n: int,
                params: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+        from .._provenance import provenance
+
         c = self.config
+        params = {**(params or {}), "provenance": provenance()}
         target.append(Record(c.dataset, classifier, defense, attack, float(epsilon), threat,
-                             accuracy, n, c.seed, c.command, dict(params or {})))  # fmt: skip
+                             accuracy, n, c.seed, c.command, params))  # fmt: skip
 
     def attack(self, name: str, epsilon: float, model: nn.Module, x: torch.Tensor,
                y: torch.Tensor, **extra: Any) -> tuple[torch.Tensor, dict[str, Any]]:  # fmt: skip
@@ -235,10 +246,13 @@ class _Runner:
 
     def clean(self, name: str, classifier: nn.Module, defenses: Sequence[Defense]) -> None:
         b = self.config.batch_size
-        for defense in [NoDefense(classifier), *defenses]:
+        for defense in [*self._baseline(classifier), *defenses]:
             acc = _accuracy(defense.predict, self.images, self.labels, b)
             self.record(self.result.whitebox, name, defense.name, "none", 0.0, "none", acc,
                         len(self.images))  # fmt: skip
+
+    def _baseline(self, classifier: nn.Module) -> list[Defense]:
+        return [NoDefense(classifier)] if self.baselines else []
 
     def graybox(self, name: str, classifier: nn.Module, defenses: Sequence[Defense]) -> None:
         c = self.config
@@ -250,9 +264,11 @@ class _Runner:
                 if model is not classifier and attack not in c.graybox_other_attacks:
                     continue
                 adversarial, params = self.attack(attack, c.epsilon, model, self.x, self.y)
-                if model is classifier:
+                if model is classifier and self.baselines:
                     self.score(self.result.whitebox, name, NoDefense(model), attack, "white-box",
                                adversarial, self.y, params)  # fmt: skip
+                elif model is classifier:
+                    params["attacked_model"] = "the deployed model, its own gradients"
                 else:
                     params["attacked_model"] = "the defense's own (fine-tuned) classifier"
                 for defense in behind:
@@ -264,9 +280,10 @@ class _Runner:
         x, y = self.x[self.subset], self.y[self.subset]
         ax, ay = (x, y) if c.adaptive_on_subset else (self.x, self.y)
         for defense in defenses:
-            surface = defense.attack_surface()
+            surface, about = _surface(defense)
             for attack in c.adaptive_attacks:
                 adversarial, params = self.attack(attack, c.epsilon, surface, ax, ay)
+                params.update(about)
                 if c.adaptive_on_subset:
                     params["subset"] = "stratified sweep subset"
                 self.score(self.result.whitebox, name, defense, attack, "white-box-adaptive",
@@ -275,7 +292,7 @@ class _Runner:
             for attack in c.strong_attacks:
                 extra = dict(c.strong_overrides.get(attack, {}))
                 adversarial, params = self.attack(attack, c.epsilon, surface, x, y, **extra)
-                params["subset"] = "stratified sweep subset"
+                params.update(about, subset="stratified sweep subset")
                 self.score(self.result.whitebox, name, defense, attack, "white-box-adaptive",
                            adversarial, y, params)  # fmt: skip
 
@@ -283,7 +300,7 @@ class _Runner:
         from ..attacks import stratified_indices, train_substitute
 
         c, b = self.config, self.config.batch_size
-        pipelines: list[Defense] = [NoDefense(classifier), *defenses]
+        pipelines: list[Defense] = [*self._baseline(classifier), *defenses]
         for defense in pipelines:
             acc = _accuracy(defense.predict, self.x, self.y, b)
             self.record(self.result.blackbox, name, defense.name, "none", 0.0, "none", acc,
@@ -329,19 +346,22 @@ class _Runner:
             # Madry's step rule, so that large budgets are actually reachable in sweep_steps.
             pgd = {"steps": c.sweep_steps, "alpha": 2.5 * eps / c.sweep_steps}
             gray, gray_params = self.attack("fgsm", eps, classifier, x, y)
-            adv, params = self.attack("pgd", eps, classifier, x, y, **pgd)
-            acc = _accuracy(NoDefense(classifier).predict, adv, y, b)
-            self.record(self.result.sweep, name, "none", "pgd", eps, "white-box", acc, len(y),
-                        params)  # fmt: skip
-            acc = _accuracy(NoDefense(classifier).predict, gray, y, b)
-            self.record(self.result.sweep, name, "none", "fgsm", eps, "white-box", acc, len(y),
-                        gray_params)  # fmt: skip
+            if self.baselines:
+                adv, params = self.attack("pgd", eps, classifier, x, y, **pgd)
+                acc = _accuracy(NoDefense(classifier).predict, adv, y, b)
+                self.record(self.result.sweep, name, "none", "pgd", eps, "white-box", acc,
+                            len(y), params)  # fmt: skip
+                acc = _accuracy(NoDefense(classifier).predict, gray, y, b)
+                self.record(self.result.sweep, name, "none", "fgsm", eps, "white-box", acc,
+                            len(y), gray_params)  # fmt: skip
             for defense in defenses:
                 if defense.classifier is classifier:
                     acc = _accuracy(defense.predict, gray, y, b)
                     self.record(self.result.sweep, name, defense.name, "fgsm", eps, "gray-box",
                                 acc, len(y), gray_params)  # fmt: skip
-                adv, params = self.attack("pgd", eps, defense.attack_surface(), x, y, **pgd)
+                surface, about = _surface(defense)
+                adv, params = self.attack("pgd", eps, surface, x, y, **pgd)
+                params.update(about)
                 acc = _accuracy(defense.predict, adv, y, b)
                 self.record(self.result.sweep, name, defense.name, "pgd", eps,
                             "white-box-adaptive", acc, len(y), params)  # fmt: skip
@@ -356,6 +376,7 @@ def evaluate(
     *,
     progress: bool = True,
     checkpoint: str | os.PathLike[str] | None = None,
+    baselines: bool = True,
 ) -> EvaluationResult:
     """Run the whole protocol (module docstring) and return the records.
 
@@ -367,6 +388,11 @@ def evaluate(
         checkpoint: optional JSON path; the records are saved there after each classifier and
             a rerun of the same evaluation continues after the last one saved (see
             :mod:`.resume`: another evaluation's file is refused).
+        baselines: also score each classifier without defense (``defense="none"`` rows).
+
+    Raises:
+        DefenseError: a defense breaks the protocol (:func:`~spikedefense.defenses.base.
+            check_defense`), before any attack runs.
     """
     from ..defenses.base import check_images, check_labels
 
@@ -375,7 +401,10 @@ def evaluate(
     unknown = sorted(set(defenses) - set(classifiers))
     if unknown:
         raise ValueError(f"defenses name classifiers {unknown} that are not in classifiers")
-    runner = _Runner(config, images, labels, progress)
+    for built in defenses.values():
+        for defense in built:
+            check_defense(defense, images[: min(8, len(images))])
+    runner = _Runner(config, images, labels, progress, baselines)
     done: list[str] = []
     if checkpoint is not None:
         from .resume import evaluation_identity, load_progress, save_progress
@@ -398,3 +427,50 @@ def evaluate(
             done.append(name)
             save_progress(checkpoint, identity, done, runner.result)
     return runner.result
+
+
+def evaluate_defenses(
+    defenses: Sequence[Defense],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    config: EvaluationConfig,
+    *,
+    progress: bool = True,
+    checkpoint: str | os.PathLike[str] | None = None,
+) -> EvaluationResult:
+    """The protocol for defenses given by the :class:`~spikedefense.defenses.base.Defense`
+    protocol alone. A ``"classifier"`` defense is its own row group (``classifier`` = its
+    name): gray-box attacks differentiate its ``classifier`` with its own gradients, adaptive
+    ones its ``attack_surface``. A ``"purifier"`` is grouped with the other purifiers on the same
+    classifier (named by ``classifier_name`` if it has one), whose undefended rows are scored
+    too. Records carry the surrogate of every adaptive attack."""
+    names = [d.name for d in defenses]
+    if len(set(names)) != len(names):
+        raise ValueError(f"defenses: names must differ, got {names}")
+    classifiers: dict[str, nn.Module] = {}
+    grouped: dict[str, list[Defense]] = {}
+    own: list[Defense] = []
+    for defense in defenses:
+        if defense.kind == "classifier":
+            own.append(defense)
+            continue
+        name = getattr(defense, "classifier_name", None) or f"{defense.name}-classifier"
+        classifiers.setdefault(name, defense.classifier)
+        grouped.setdefault(name, []).append(defense)
+    result = EvaluationResult()
+    if classifiers:
+        part = evaluate(classifiers, grouped, images, labels, config, progress=progress,
+                        checkpoint=checkpoint)  # fmt: skip
+        _extend(result, part)
+    for defense in own:
+        stem = None if checkpoint is None else f"{os.fspath(checkpoint)}.{defense.name}"
+        part = evaluate({defense.name: defense.classifier}, {defense.name: [defense]}, images,
+                        labels, config, progress=progress, checkpoint=stem,
+                        baselines=False)  # fmt: skip
+        _extend(result, part)
+    return result
+
+
+def _extend(result: EvaluationResult, part: EvaluationResult) -> None:
+    for name in ("whitebox", "blackbox", "sweep"):
+        getattr(result, name).extend(getattr(part, name))

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from spikedefense.evaluation.published import SEED_EPSILON, TABLE5, normalize_attack, published
+from spikedefense.defenses.published import SEED_EPSILON, TABLE5, normalize_attack, published
 from spikedefense.evaluation.records import (
     THREAT_MODELS,
     Record,

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..defenses.base import SurfaceModule
 from .records import Record
 
 __all__ = ["evaluation_identity", "load_progress", "module_sha256", "save_progress"]
@@ -59,9 +60,9 @@ def evaluation_identity(config: Any, classifiers: Mapping[str, nn.Module],
         _hash_module(digest, classifier)
         for defense in defenses.get(name, ()):
             digest.update(str(defense.name).encode())
-            _hash_module(digest, defense.attack_surface())
+            _hash_module(digest, SurfaceModule(defense))
             with torch.no_grad():
-                digest.update(defense.purify(probe).detach().cpu().contiguous().numpy().tobytes())
+                digest.update(defense.scores(probe).detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
 
 

@@ -130,7 +130,7 @@ def base_defense(name: str) -> tuple[str, int | None]:
 def summarise_sleep(tables: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """One row per (table, classifier, defense, attack, ε, threat, n): mean and std over the
     sleep seeds. ``tables`` maps a table name ("whitebox", "blackbox") to its records."""
-    from .published import published
+    from ..defenses.published import published
 
     groups: dict[tuple[Any, ...], list[float]] = {}
     info: dict[tuple[Any, ...], Any] = {}

@@ -4,26 +4,47 @@
 - :func:`make_classifier`, :data:`CLASSIFIERS`: the seed's Table 1 classifiers.
 - :func:`train_classifier`, :func:`train_vae`, :func:`fit`, :func:`accuracy`: seeded training
   with progress bars and per-epoch resumable checkpoints.
+- :func:`make_small_cnn`, :class:`Binarize`, :func:`train_adversarial`: the calibration
+  baselines' CNN, biCNN's binariser, FGSM-RS / PGD adversarial training;
+  :func:`train_calibration_model` with :data:`RECIPES`: the baselines ``cnn``, ``bicnn``,
+  ``adv-train``.
 - :func:`save_checkpoint`, :func:`load_checkpoint`: safetensors weights + JSON sidecar.
 """
 
 from __future__ import annotations
 
+from .adversarial import train_adversarial
+from .calibration import (
+    CALIBRATION_KINDS,
+    RECIPES,
+    TRAINING_EPSILON,
+    make_calibration_model,
+    train_calibration_model,
+)
 from .checkpoint import load_checkpoint, save_checkpoint
 from .classifiers import CLASSIFIERS, make_classifier
 from .modes import eval_mode
+from .small_cnn import Binarize, make_small_cnn
 from .train import accuracy, fit, train_classifier, train_vae
 from .vae import ConvVAE, vae_loss
 
 __all__ = [
+    "Binarize",
+    "CALIBRATION_KINDS",
     "CLASSIFIERS",
+    "RECIPES",
+    "TRAINING_EPSILON",
     "ConvVAE",
     "accuracy",
     "eval_mode",
     "fit",
     "load_checkpoint",
+    "make_calibration_model",
     "make_classifier",
+    "make_small_cnn",
     "save_checkpoint",
+    "train_adversarial",
+    "train_calibration_model",
     "train_classifier",
     "train_vae",
     "vae_loss",

@@ -11,6 +11,7 @@ training already completed.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._hashing import tensors_sha256
 from .checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
 from .modes import eval_mode
 from .vae import ConvVAE, vae_loss
@@ -76,6 +78,9 @@ def fit(
     sidecar: dict[str, Any] | None = None,
     progress: bool = True,
     desc: str = "train",
+    lr_schedule: Callable[[float], float] | None = None,
+    validate: Callable[[nn.Module], dict[str, float]] | None = None,
+    select: str | None = None,
 ) -> list[dict[str, float]]:
     """Train ``model`` with Adam on the rows of ``tensors``; returns per-epoch metrics.
 
@@ -87,7 +92,16 @@ def fit(
         checkpoint: stem for per-epoch checkpoints and resume (None: no files).
         sidecar: extra JSON fields (``kind``, ``config``, ``data``) stored with the checkpoint.
         progress: show a tqdm bar per epoch.
+        lr_schedule: ``fraction of training done -> factor`` applied to ``lr`` before every
+            batch (None: constant). Name it in ``sidecar["config"]``: a callable is not stored.
+        validate: ``model -> metrics`` run in eval mode after every epoch (on a validation
+            split: never on test images); its metrics join the epoch's record.
+        select: a key of ``validate``'s metrics to maximise; the model is left with the
+            weights of the best epoch (kept in ``stem-best`` with a checkpoint), and the last
+            record gains ``selected_epoch``.
 
+    The resume identity covers the data (a SHA-256 of ``tensors``) and the settings; a
+    checkpoint of other data or settings, or one trained for more epochs than asked, is refused.
     Each epoch's metrics include ``seconds`` (wall time on this machine).
     """
     from tqdm.auto import tqdm
@@ -97,11 +111,21 @@ def fit(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history: list[dict[str, float]] = []
     start = 0
-    identity = {**(sidecar or {}), "seed": seed, "batch_size": batch_size, "lr": lr, "n": n}
+    if select is not None and validate is None:
+        raise ValueError("select: needs validate (the metric is maximised on validation data)")
+    identity = {**(sidecar or {}), "seed": seed, "batch_size": batch_size, "lr": lr, "n": n,
+                "data_sha256": tensors_sha256(tensors)}  # fmt: skip
     if checkpoint is not None and checkpoint_paths(checkpoint)[1].is_file():
         _check_same_run(checkpoint, identity)
         meta = load_checkpoint(checkpoint, model, optimizer)
         history, start = list(meta.get("metrics", [])), int(meta.get("epochs_done", 0))
+        if start > epochs:
+            raise ValueError(
+                f"checkpoint {checkpoint} was trained for {start} epochs but {epochs} were asked "
+                "for; ask for at least as many, or use another checkpoint path to train anew"
+            )
+    steps_total = epochs * math.ceil(n / batch_size)
+    best = _Best(select, checkpoint, history)
     for epoch in range(start, epochs):
         torch.manual_seed(seed * 100_003 + epoch)
         order = torch.randperm(n)
@@ -111,7 +135,11 @@ def fit(
         # A trailing batch of one example is skipped: BatchNorm cannot train on it.
         batches = range(0, n - 1 if n > 1 and n % batch_size == 1 else n, batch_size)
         bar = tqdm(batches, desc=f"{desc} epoch {epoch + 1}/{epochs}", disable=not progress)
-        for first in bar:
+        for step, first in enumerate(bar):
+            if lr_schedule is not None:
+                done = (epoch * math.ceil(n / batch_size) + step) / steps_total
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * lr_schedule(done)
             index = order[first : first + batch_size]
             loss, metrics = loss_fn(model, [t[index] for t in tensors])
             optimizer.zero_grad(set_to_none=True)
@@ -122,14 +150,53 @@ def fit(
             bar.set_postfix(loss=f"{loss.item():.4g}", refresh=False)
         record = {key: value / n for key, value in sums.items()}
         record.update(epoch=epoch + 1, seconds=time.perf_counter() - began)
+        if validate is not None:
+            with eval_mode(model):
+                record.update(validate(model))
         history.append(record)
+        best.offer(model, record, identity)
         if checkpoint is not None:
             meta = dict(identity)
             meta.update(epochs=epochs, epochs_done=epoch + 1, complete=epoch + 1 == epochs)
             meta.update(metrics=history)
             save_checkpoint(checkpoint, model, meta, optimizer)
+    best.restore(model, history)
     model.eval()
     return history
+
+
+class _Best:
+    """The weights of the epoch with the highest ``select`` metric (in memory, and in
+    ``stem-best`` when checkpointing, so that a resumed run still knows them)."""
+
+    def __init__(self, select: str | None, checkpoint: Any, history: list[dict[str, float]]):
+        self.select = select
+        self.stem = None if checkpoint is None else f"{os.fspath(checkpoint)}-best"
+        scored = [r for r in history if select is not None and select in r]
+        self.value = max((r[select] for r in scored), default=-math.inf)
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def offer(self, model: nn.Module, record: dict[str, float], identity: dict) -> None:
+        if self.select is None:
+            return
+        if self.select not in record:
+            raise ValueError(f"select: validate returned no {self.select!r} metric")
+        if record[self.select] <= self.value:
+            return
+        self.value = record[self.select]
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if self.stem is not None:
+            save_checkpoint(self.stem, model, {**identity, "epoch": record["epoch"]})
+
+    def restore(self, model: nn.Module, history: list[dict[str, float]]) -> None:
+        if self.select is None or not history:
+            return
+        epoch = max(history, key=lambda r: r.get(self.select, -math.inf))["epoch"]
+        if self.state is not None:
+            model.load_state_dict(self.state)
+        elif self.stem is not None:
+            load_checkpoint(self.stem, model)
+        history[-1]["selected_epoch"] = epoch
 
 
 @torch.no_grad()

@@ -61,7 +61,7 @@ def check_threshold(threshold: Any, name: str = "threshold") -> float:
 
 
 def from_converted(layer: Any, threshold: float = 1.0) -> SpikingLayer:
-    """A :class:`SpikingLayer` from a :class:`~spikedefense.convert.ConvertedLayer`.
+    """A :class:`SpikingLayer` from a :class:`~spikedefense.snn.svae.ConvertedLayer`.
 
     The normalised weight and bias are multiplied by ``threshold`` (rates stay the same).
     """

@@ -1,6 +1,6 @@
 """The spiking VAE run over T steps on the event-driven core.
 
-Forward pass of a converted VAE (:class:`~spikedefense.convert.SVAE`) for a batch of images:
+Forward pass of a converted VAE (:class:`~spikedefense.snn.svae.SVAE`) for a batch of images:
 
 1. pixels are Bernoulli-encoded over T steps (``P(spike) = x``, counter-based, seeded);
 2. S1-S4 are spiking convolutions of non-leaky IF neurons (:mod:`.layers`);
@@ -35,6 +35,7 @@ from spikedefense.kernels.dispatch import BACKENDS
 
 from .layers import SpikingLayer, check_threshold, fire, from_converted, layer_currents
 from .record import SpikeRecord
+from .svae import SVAE
 
 __all__ = ["SVAEOutput", "SpikingVAE", "check_steps", "reconstruction_error_table"]
 
@@ -76,7 +77,7 @@ def _images(images: Any) -> np.ndarray:
 
 
 class SpikingVAE:
-    """Run an :class:`~spikedefense.convert.SVAE` on the spiking core.
+    """Run an :class:`~spikedefense.snn.svae.SVAE` on the spiking core.
 
     Args:
         svae: the converted VAE.
@@ -88,8 +89,6 @@ class SpikingVAE:
     def __init__(
         self, svae: Any, thresholds: Mapping[str, float] | None = None, backend: str = "cpu"
     ) -> None:
-        from ..convert import SVAE
-
         if not isinstance(svae, SVAE):
             raise TypeError(f"svae: expected an SVAE, got {type(svae).__name__}")
         self.backend = check_backend(backend)

@@ -1,17 +1,46 @@
-"""Raster plots: time on x, neuron id on y, one mark per spike, layers stacked."""
+"""Raster plots: time on x, neuron id on y, one mark per spike, layers stacked.
+
+The plot reads :class:`spikedefense.snn.SpikeRecord` s by their attributes (:class:`SpikeRaster`)
+rather than importing them: ``viz`` is a leaf that imports nothing of the spiking side.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from spikedefense.snn.record import SpikeRecord
+__all__ = ["SpikeRaster", "raster_plot"]
+
+
+@runtime_checkable
+class SpikeRaster(Protocol):
+    """What :func:`raster_plot` reads of a spike record (a :class:`~spikedefense.snn.SpikeRecord`
+    has all of it): int64 ``times`` and flat neuron ``ids`` of each spike, the number of ``steps``,
+    the layer's ``size`` (neurons), the spike ``count`` and a ``name``."""
+
+    @property
+    def times(self) -> np.ndarray: ...
+
+    @property
+    def ids(self) -> np.ndarray: ...
+
+    @property
+    def steps(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def count(self) -> int: ...
 
 
 def raster_plot(
-    records: SpikeRecord | Sequence[SpikeRecord],
+    records: SpikeRaster | Sequence[SpikeRaster],
     *,
     ax: Any = None,
     winners: Mapping[str, np.ndarray] | None = None,
@@ -21,7 +50,8 @@ def raster_plot(
     """Draw the spikes of one or more layers, stacked bottom-up, each in its own colour.
 
     Args:
-        records: one :class:`SpikeRecord` or several (drawn in order, first at the bottom).
+        records: one :class:`~spikedefense.snn.SpikeRecord` or several (drawn in order, first
+            at the bottom); any object with the attributes of :class:`SpikeRaster` will do.
         ax: a matplotlib Axes to draw into (default: a new figure).
         winners: optional ``{record name: int [n, 2] rows (step, flat neuron id)}`` drawn as
             large rings, e.g. k-WTA winners at their first spike.
@@ -33,15 +63,16 @@ def raster_plot(
         the Axes.
 
     Example:
+        >>> from spikedefense.snn import SpikeRecord
         >>> rec = SpikeRecord.from_dense(np.eye(4, dtype=np.uint8), name="layer")
         >>> ax = raster_plot(rec)
     """
     import matplotlib.pyplot as plt
 
-    if isinstance(records, SpikeRecord):
+    if isinstance(records, SpikeRaster):
         records = [records]
     bad = records if isinstance(records, np.ndarray) else next(
-        (r for r in records if not isinstance(r, SpikeRecord)), None)
+        (r for r in records if not isinstance(r, SpikeRaster)), None)
     if bad is not None:
         raise TypeError("records: expected a SpikeRecord or a sequence of them (make one from a "
                         "dense [T, N] spike array with SpikeRecord.from_dense), got "

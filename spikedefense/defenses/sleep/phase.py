@@ -2,7 +2,7 @@
 
 Paper: Talafha et al., "Biologically Inspired Variational Auto-Encoders for Adversarial
 Robustness" (seed 000), Algorithm 1 and Table 3; mirrored STDP after Burbank (2015); the Tadros
-et al. (2019) rule as an option. One image's step is :func:`.sleep_step.sleep_step` (its
+et al. (2019) rule as an option. One image's step is :func:`.step.sleep_step` (its
 docstring states every choice); this module runs it over ``images`` for ``config.epochs`` passes
 and maps the learned unit-space weights back into the SVAE.
 
@@ -41,18 +41,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from spikedefense.snn.record import SpikeRecord
+from spikedefense.kernels.dispatch import resolve_backend
+from spikedefense.snn.record import SpikeRecord, load_records, save_records
+from spikedefense.snn.svae import MIRRORS, SVAE
 from spikedefense.viz.weights import weight_spread
 
-from .sleep_checkpoint import (
+from .checkpoint import (
     file_sha256,
     fingerprint,
     load_sleep_checkpoint,
     records_path,
     save_sleep_checkpoint,
 )
-from .sleep_config import SleepConfig, check_sleep_config
-from .sleep_step import LayerState, copy_state, init_sleep_state, sleep_step
+from .config import SleepConfig, check_sleep_config
+from .state import LayerState, copy_state, init_sleep_state
+from .step import sleep_step
 
 __all__ = ["SleepReport", "SleepResult", "image_seed", "sleep"]
 
@@ -103,8 +106,6 @@ class SleepResult:
 
     def weights(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """``(before, after)``: ``{layer: W~}`` of the sleeping layers and their mirrors."""
-        from spikedefense.convert import MIRRORS
-
         names = [n for layer in self.report.layers for n in (layer, MIRRORS[layer])]
         return ({n: self.before[n].weight for n in names}, {n: self.svae[n].weight for n in names})
 
@@ -120,8 +121,6 @@ def _change(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
 
 def _apply(svae: Any, state: tuple[LayerState, ...], start: tuple[LayerState, ...]) -> Any:
     """The SVAE with each layer's unit-space change mapped back (untouched weights stay equal)."""
-    from spikedefense.convert import MIRRORS
-
     new = []
     for layer, first in zip(state, start, strict=True):
         enc = svae[layer.name]
@@ -166,9 +165,9 @@ def sleep(
     """Run the sleep phase on ``svae`` over ``images``; see the module docstring.
 
     Args:
-        svae: a :class:`~spikedefense.convert.SVAE` (not modified).
+        svae: a :class:`~spikedefense.snn.svae.SVAE` (not modified).
         images: float ``[N, 1, 28, 28]`` in [0, 1], N >= 1.
-        config: :class:`~.sleep_config.SleepConfig` (Table 3 by default).
+        config: :class:`~.config.SleepConfig` (Table 3 by default).
         checkpoint: optional path stem for checkpoint / resume.
         checkpoint_every: images between checkpoints (>= 1).
         progress: show a tqdm bar.
@@ -177,7 +176,6 @@ def sleep(
     from tqdm.auto import tqdm
 
     from spikedefense.attacks.base import check_unit_images
-    from spikedefense.convert import SVAE
 
     if not isinstance(svae, SVAE):
         raise TypeError(f"svae: expected an SVAE, got {type(svae).__name__}")
@@ -194,10 +192,7 @@ def sleep(
                 f"{type(checkpoint).__name__}"
             )
         checkpoint = os.fspath(checkpoint)
-    if config.backend == "cuda":
-        from spikedefense.kernels.dispatch import resolve_backend
-
-        resolve_backend("cuda")
+    resolve_backend(config.backend)  # refuse a backend that cannot run before any work
     x = images.detach().float().cpu().numpy()
     start = init_sleep_state(svae, config)
     state, done = start, 0
@@ -265,8 +260,6 @@ def _check_int(name: str, value: Any, minimum: int) -> None:
 def _layer_reports(svae: Any, slept: Any, state: tuple[LayerState, ...],
                    counts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:  # fmt: skip
     """The report's per-layer entries (see :class:`SleepReport`)."""
-    from spikedefense.convert import MIRRORS
-
     layers = {}
     for layer in state:
         name = layer.name
@@ -291,8 +284,6 @@ def _keep_records(
 ) -> tuple[int, str] | None:
     """Write a finished run's records (of ``images`` images) beside its checkpoint;
     ``(images, SHA-256)`` for the sidecar, None when nothing was recorded."""
-    from spikedefense.snn.record import save_records
-
     if not records:
         return None
     path = records_path(checkpoint)
@@ -304,8 +295,6 @@ def _load_kept_records(checkpoint: str, meta: dict[str, Any],
                        record_images: int) -> tuple[dict[str, SpikeRecord],
                                                     dict[str, np.ndarray]]:  # fmt: skip
     """The records a finished run kept, checked against its sidecar."""
-    from spikedefense.snn.record import load_records
-
     path = records_path(checkpoint)
     kept = meta.get("record_images")
     if kept != record_images:

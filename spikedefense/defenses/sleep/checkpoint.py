@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_write_bytes, atomic_write_text
+from spikedefense._atomic import atomic_write_bytes, atomic_write_text
+
+from .state import synapse_weight
 
 __all__ = [
     "file_sha256", "fingerprint", "load_sleep_checkpoint", "records_path", "save_sleep_checkpoint",
@@ -69,8 +71,13 @@ def file_sha256(path: Path) -> str:
 
 
 def save_sleep_checkpoint(
-    stem: str, identity: str, state: Any, done: int, counts: dict[str, dict[str, Any]],
-    seconds: float = 0.0, records: tuple[int, str] | None = None,
+    stem: str,
+    identity: str,
+    state: Any,
+    done: int,
+    counts: dict[str, dict[str, Any]],
+    seconds: float = 0.0,
+    records: tuple[int, str] | None = None,
 ) -> None:
     """Write the state after ``done`` images (see the module docstring for the order);
     ``seconds``: the sleep time spent on them, over every run that contributed; ``records``:
@@ -123,8 +130,6 @@ def load_sleep_checkpoint(
         ValueError: the checkpoint belongs to another run or its files do not match.
     """
     from safetensors.numpy import load
-
-    from .sleep_step import synapse_weight
 
     weights, sidecar = _paths(stem)
     if not sidecar.exists():

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 SEED = "000_6d62ff459eac6844"
 """The seed document the numbers come from."""
@@ -218,3 +219,21 @@ def published(
     if threat_model not in ("white-box", "gray-box"):
         return None
     return TABLE4.get((ds, clf, atk, column))
+
+
+def published_numbers(defense: str) -> tuple[Any, ...]:
+    """Every Table 4 number the seed publishes for ``defense``'s column, as
+    :class:`~spikedefense.defenses.base.PublishedNumber` (empty where the seed has no column)."""
+    from .base import PublishedNumber
+
+    column = DEFENSE_COLUMN.get(defense)
+    if column is None:
+        return ()
+    threat = "white-box" if column == "no-defense" else "gray-box"
+    return tuple(
+        PublishedNumber(
+            ds, "Table 4", f"{clf} {attack} / {col}", threat, attack, SEED_EPSILON, value
+        )  # fmt: skip
+        for (ds, clf, attack, col), value in TABLE4.items()
+        if col == column and attack != "none"
+    )
