@@ -32,7 +32,7 @@ def test_a_rerun_with_more_sleep_images_gets_its_own_checkpoint(tmp_path):
 
 
 def test_summary_keeps_rows_of_other_n_apart_and_labels_budget_and_n():
-    from spikedefense.evaluation.sleep_experiment import _summary_markdown
+    from spikedefense.evaluation.sleep_summary import _summary_markdown
 
     def row(table, defense, attack, threat, n, mean, eps=0.3):
         return {"table": table, "classifier": "C1", "defense": defense, "attack": attack,

@@ -93,7 +93,10 @@ def run_defenses(
     from ..defenses import BuildContext, defense_spec
     from .render import publish
 
+    from .._provenance import provenance
+
     specs = [defense_spec(name) for name in names]  # unknown names fail before any work
+    provenance()  # the code as it is when the run starts (cached for every record)
     other = [s.name for s in specs if s.build is None]
     if other:
         raise ValueError(f"--defense: {', '.join(other)} run as their own experiment "

@@ -130,7 +130,7 @@ def render_results(out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     paths = publish(out, records["whitebox"], records["blackbox"], records["sweep"],
                     dataset=first.dataset, epsilon=epsilon, command=first.command,
                     config=config)  # fmt: skip
-    from .sleep_experiment import write_sleep_summary
+    from .sleep_summary import write_sleep_summary
 
     paths.update(write_sleep_summary(out, records["whitebox"], records["blackbox"], first.command))
     return paths
