@@ -10,6 +10,7 @@ from spikedefense.data import load_dataset
 from spikedefense.defenses import (
     DefenseVAE,
     NoDefense,
+    SurfaceModule,
     finetune_e2e,
     make_training_pairs,
 )
@@ -68,7 +69,7 @@ def test_adaptive_attack_at_least_as_strong_as_gray_box(trained):
     clf, vae, _, _, _, xt, yt = trained
     defense = DefenseVAE(vae, clf)
     gray = make_attack("pgd", 0.3, steps=10)(clf, xt, yt)
-    adaptive = make_attack("pgd", 0.3, steps=10)(defense.attack_surface(), xt, yt)
+    adaptive = make_attack("pgd", 0.3, steps=10)(SurfaceModule(defense), xt, yt)
     gray_acc = (defense.predict(gray) == yt).float().mean().item()
     adaptive_acc = (defense.predict(adaptive) == yt).float().mean().item()
     assert adaptive_acc <= gray_acc
@@ -80,7 +81,7 @@ def test_purify_uses_eval_mode_and_keeps_batchnorm(trained):
     buffers = {k: v.clone() for k, v in vae.state_dict().items()}
     defense = DefenseVAE(vae, clf)
     purified = defense.purify(xt[:8])
-    make_attack("fgsm", 0.3)(defense.attack_surface(), xt[:8], torch.zeros(8, dtype=torch.long))
+    make_attack("fgsm", 0.3)(SurfaceModule(defense), xt[:8], torch.zeros(8, dtype=torch.long))
     assert vae.training  # the caller's mode comes back
     assert all(torch.equal(v, vae.state_dict()[k]) for k, v in buffers.items())
     vae.eval()

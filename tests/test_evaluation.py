@@ -160,17 +160,19 @@ def test_query_attacks_see_the_deployed_scores_not_the_attack_surface():
 
     torch.manual_seed(0)
 
-    class Surrogate:  # gradient attacks get a surrogate; the deployed purifier blanks images
-        name, classifier = "blank", make_classifier("C4").eval()
+    from spikedefense.defenses import BaseDefense, DefenseInfo
+
+    class Surrogate(BaseDefense):  # gradient attacks get a surrogate; deployed, images blank
+        kind, info, classifier = "purifier", DefenseInfo("blank", "test"), make_classifier("C4")
 
         def purify(self, x):
             return torch.zeros_like(x)
 
-        def predict(self, x):
-            return self.classifier(self.purify(x)).argmax(1)
+        def _scores(self, x):
+            return self.classifier(self.purify(x))
 
-        def attack_surface(self):
-            return self.classifier  # no purifier at all
+        def _surface(self, x):
+            return self.classifier(x)  # no purifier at all
 
     x = torch.rand(5, 1, 28, 28)
     scores = DeployedScores(Surrogate())(x)

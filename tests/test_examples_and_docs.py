@@ -81,3 +81,23 @@ def test_docstring_examples(module: str) -> None:
     mod = importlib.import_module(module)
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_own_defense_example_runs_and_matches_the_readme(tmp_path: Path) -> None:
+    script = ROOT / "examples" / "own_defense.py"
+    readme = (ROOT / "README.md").read_text()
+    source = script.read_text()
+    block = readme.split("## Evaluate your own defense", 1)[1].split("```python", 1)[1]
+    block = block.split("```", 1)[0]
+    body = [line for line in block.splitlines() if line.strip() and not line.startswith(
+        ("import", "from"))]  # fmt: skip
+    assert body and all(line.strip() in source for line in body), "README and example differ"
+    proc = subprocess.run([sys.executable, str(script), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "MPLBACKEND": "Agg"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = {tuple(line.split()[:3]): float(line.split()[3]) for line in proc.stdout.splitlines()}
+    # The rounding hides the gradient: BPDA must do at least as well as the gray-box attack.
+    adaptive = lines[("quantised-mlp", "worst-case", "white-box-adaptive")]
+    assert adaptive <= lines[("quantised-mlp", "worst-case", "gray-box")]
+    assert (tmp_path / "whitebox.md").is_file() and (tmp_path / "sanity.json").is_file()

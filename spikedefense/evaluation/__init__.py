@@ -1,7 +1,11 @@
 """Honest robustness evaluation: threat-model-labelled records, the attack protocol, reports.
 
 - :class:`Record`, :data:`THREAT_MODELS`: one accuracy number and how it was obtained.
-- :class:`EvaluationConfig`, :func:`evaluate`: the protocol of docs/EVALUATION.md.
+- :class:`EvaluationConfig`, :func:`evaluate`: the protocol of docs/EVALUATION.md;
+  :func:`evaluate_defenses`: the same for any objects of the Defense protocol;
+  :func:`run_defenses`: registered defenses built, evaluated and written
+  (``spikedefense evaluate --defense``); :func:`publish`: the tables of a result folder;
+  :func:`wilson`, :func:`t_interval`: 95 % intervals.
 - :func:`run_sanity_checks`: the automatic checks (accuracy falls with ε, ...).
 - :class:`ExperimentConfig`, :func:`run_experiment`, :func:`make_config`: train + evaluate +
   write results (the ``spikedefense evaluate`` command).
@@ -9,10 +13,13 @@
 
 from __future__ import annotations
 
+from .defense_run import run_defenses
 from .experiment import ExperimentConfig, run_experiment
-from .harness import EvaluationConfig, EvaluationResult, evaluate
+from .harness import EvaluationConfig, EvaluationResult, evaluate, evaluate_defenses
+from .intervals import t_interval, wilson
 from .profiles import PROFILES, make_config
 from .records import THREAT_MODELS, Record
+from .render import publish
 from .sanity import SanityCheck, run_sanity_checks
 
 __all__ = [
@@ -24,6 +31,11 @@ __all__ = [
     "Record",
     "SanityCheck",
     "evaluate",
+    "evaluate_defenses",
+    "publish",
+    "run_defenses",
+    "t_interval",
+    "wilson",
     "make_config",
     "run_experiment",
     "run_sanity_checks",

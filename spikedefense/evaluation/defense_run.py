@@ -88,12 +88,11 @@ def run_defenses(
     """Build, evaluate and write the results of the registered defenses ``names``."""
     import torch
 
+    from .._provenance import provenance
     from ..attacks import stratified_indices
     from ..data import load_dataset
     from ..defenses import BuildContext, defense_spec
     from .render import publish
-
-    from .._provenance import provenance
 
     specs = [defense_spec(name) for name in names]  # unknown names fail before any work
     provenance()  # the code as it is when the run starts (cached for every record)

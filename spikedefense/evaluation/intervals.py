@@ -34,7 +34,9 @@ def wilson(correct: int, n: int) -> tuple[float, float]:
     p, z2 = correct / n, _Z95**2
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = _Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return 100.0 * max(0.0, centre - half), 100.0 * min(1.0, centre + half)
+    low = 0.0 if correct == 0 else max(0.0, centre - half)
+    high = 1.0 if correct == n else min(1.0, centre + half)
+    return 100.0 * low, 100.0 * high
 
 
 def t_interval(values: Sequence[float]) -> tuple[float, float]:

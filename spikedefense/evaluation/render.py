@@ -74,7 +74,11 @@ def publish(
     passed = sum(c.passed for c in checks)
     lines = [f"- {'PASS' if c.passed else 'FAIL'} `{c.name}` {c.subject}: {c.detail}"
              for c in checks]  # fmt: skip
-    notes = f"## Sanity checks ({passed}/{len(checks)} passed)\n\n" + "\n".join(lines) + "\n"
+    if checks:
+        notes = f"## Sanity checks ({passed}/{len(checks)} passed)\n\n" + "\n".join(lines) + "\n"
+    else:
+        notes = ("## Sanity checks: ERROR, none ran\n\nThese records hold no ε sweep and no "
+                 "attack pair that a check compares; the run cannot be called sane.\n")  # fmt: skip
     if config:
         notes += "\n## Protocol of this run\n\n" + protocol_summary(config) + "\n"
     if (out / "NOTES.md").is_file():
@@ -90,7 +94,10 @@ def publish(
             written = write_report(records, out, stem, heading, text)
             for key, path in zip(("json", "csv", "md"), written, strict=True):
                 paths[f"{stem}.{key}"] = Path(path)
-    payload = {"checks": [c.to_dict() for c in checks], "command": command}
+    payload = {"status": "ok" if checks else "error", "checks": [c.to_dict() for c in checks],
+               "command": command}  # fmt: skip
+    if not checks:
+        payload["error"] = "no sanity check ran on these records"
     atomic_write_text(out / "sanity.json", json.dumps(payload, indent=2))
     paths["sanity.json"] = out / "sanity.json"
     if sweep:

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._files import DamagedFileError
 from ..defenses.base import SurfaceModule
 from .records import Record
 
@@ -93,11 +94,19 @@ def load_progress(
     file = Path(path)
     if not file.is_file():
         return [], {"whitebox": [], "blackbox": [], "sweep": []}
-    saved = json.loads(file.read_text())
+    from .._files import read_json_file
+
+    saved = read_json_file(file, restart="delete it to evaluate from the start")
     if saved.get("kind") != "evaluation-progress" or saved.get("identity") != identity:
         raise ValueError(
             f"checkpoint: {file} was written by another evaluation (other models, data or "
             "settings); delete it or choose another path"
         )
-    parts = {part: [Record(**r) for r in saved[part]] for part in ("whitebox", "blackbox", "sweep")}
-    return list(saved["done"]), parts
+    try:
+        parts = {part: [Record(**r) for r in saved[part]]
+                 for part in ("whitebox", "blackbox", "sweep")}  # fmt: skip
+        done = [str(name) for name in saved["done"]]
+    except (KeyError, TypeError, ValueError) as error:
+        raise DamagedFileError(f"{file} is truncated or garbled ({error}); delete it to "
+                               "evaluate from the start") from None  # fmt: skip
+    return done, parts

@@ -81,7 +81,8 @@ def run_sanity_checks(
                                       f"{100 - acc:.1f}%)"))  # fmt: skip
     records = list(records)
     for r in records:
-        if r.defense == "none" and r.threat_model == "white-box" and r.attack.startswith("cw"):
+        own = r.defense == "none" or (r.defense == r.classifier and r.threat_model == "gray-box")
+        if own and r.threat_model in ("white-box", "gray-box") and r.attack.startswith("cw"):
             checks.append(SanityCheck(
                 "unbounded", f"{r.classifier} / none / {r.attack} (white-box, L2)",
                 r.accuracy <= near_zero, f"accuracy {r.accuracy:.1f}% (attack success "

@@ -102,9 +102,10 @@ def load_checkpoint(
 
     Raises:
         FileNotFoundError: a file of the checkpoint is missing (both paths are named).
-        ValueError: the weights do not match ``model`` (missing or unexpected keys).
+        ValueError: the weights do not match ``model`` (missing or unexpected keys); a file is
+            truncated or garbled (``DamagedFileError``, naming it and how to restart).
     """
-    from safetensors.torch import load
+    from .._files import read_json_file, read_safetensors_file
 
     weights, json_path = checkpoint_paths(stem)
     for path in (weights, json_path):
@@ -114,15 +115,15 @@ def load_checkpoint(
                 f"checkpoint file {path} not found (a checkpoint is {weights} + {json_path})",
                 str(path),
             )
-    meta: dict[str, Any] = json.loads(json_path.read_text())
-    raw = weights.read_bytes()
-    stamp = safetensors_metadata(raw).get("epochs_done")
+    restart = f"delete {weights} and {json_path} to train again"
+    meta: dict[str, Any] = read_json_file(json_path, restart=restart)
+    tensors, stamps = read_safetensors_file(weights, restart=restart)
+    stamp = stamps.get("epochs_done")
     if stamp is not None and stamp != str(meta.get("epochs_done", "")):
         raise ValueError(
             f"checkpoint {weights} holds epoch {stamp} but {json_path} says "
             f"{meta.get('epochs_done')}: a save was interrupted; delete both files to start again"
         )
-    tensors = load(raw)
     state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     try:
         model.load_state_dict(state, strict=True)

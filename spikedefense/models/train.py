@@ -54,7 +54,9 @@ def _check_same_run(checkpoint: str | os.PathLike[str], identity: dict[str, Any]
     """Refuse to resume a checkpoint written by a run with other data or settings."""
     import json
 
-    saved = json.loads(checkpoint_paths(checkpoint)[1].read_text())
+    from .._files import read_json_file
+
+    saved = read_json_file(checkpoint_paths(checkpoint)[1])
     wanted = json.loads(json.dumps(identity))  # compare as JSON would store it
     differ = sorted(k for k, v in wanted.items() if k in saved and saved[k] != v)
     if differ:

@@ -101,23 +101,25 @@ def save_sleep_checkpoint(
         }
         for name, c in counts.items()
     }
-    atomic_write_text(
-        sidecar,
-        json.dumps(
-            {
-                "kind": "sleep",
-                "identity": identity,
-                "done": int(done),
-                "counts": plain,
-                "seconds": float(seconds),
-                "weights_sha256": hashlib.sha256(data).hexdigest(),
-                "record_images": None if records is None else int(records[0]),
-                "records_sha256": None if records is None else records[1],
-            },
-            indent=1,
-        ),
-    )
+    meta = {
+        "kind": "sleep",
+        "identity": identity,
+        "done": int(done),
+        "counts": plain,
+        "seconds": float(seconds),
+        "weights_sha256": hashlib.sha256(data).hexdigest(),
+        "record_images": None if records is None else int(records[0]),
+        "records_sha256": None if records is None else records[1],
+    }
+    meta["sidecar_sha256"] = _sidecar_sha256(meta)
+    atomic_write_text(sidecar, json.dumps(meta, indent=1))
     os.replace(pending, weights)
+
+
+def _sidecar_sha256(meta: dict[str, Any]) -> str:
+    """SHA-256 of the sidecar's fields but this one: an edited counter does not go unseen."""
+    fields = {k: v for k, v in meta.items() if k != "sidecar_sha256"}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
 def load_sleep_checkpoint(
@@ -134,7 +136,13 @@ def load_sleep_checkpoint(
     weights, sidecar = _paths(stem)
     if not sidecar.exists():
         return None
-    meta = json.loads(sidecar.read_text())
+    from ..._files import read_json_file
+
+    meta = read_json_file(sidecar, restart=f"remove its files ({_files(stem)}) to sleep again")
+    if "sidecar_sha256" in meta and meta["sidecar_sha256"] != _sidecar_sha256(meta):
+        raise ValueError(f"checkpoint: {sidecar} was edited after it was written (its counters "
+                         f"no longer match its hash); remove its files ({_files(stem)}) to sleep "
+                         "again")  # fmt: skip
     if meta.get("kind") != "sleep" or meta.get("identity") != identity:
         raise ValueError(
             f"checkpoint: {sidecar} was written by another sleep run (other SVAE, "
