@@ -12,6 +12,7 @@ file (:func:`spikedefense.snn.save_records`), a weights or reconstructions file
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ def _evaluate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .evaluation.profiles import make_config
 
     command = shlex.join(["spikedefense", *argv])
+    _check_out(args.out)
     work = args.work or f"{args.out}/.work"
     sleep_only = [flag for flag, value in (("--sleep-seeds", args.sleep_seeds),
                                            ("--n-sleep", args.n_sleep),
@@ -57,6 +59,31 @@ def _evaluate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0
+
+
+def _check_out(out: str) -> None:
+    """``--out`` must be a folder this process can create and write, checked (by creating it)
+    before any training."""
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out: {out} is a file; give a folder for the result files")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"--out: cannot create {out} ({error.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"--out: {out} is not writable")
+
+
+def _pairs_available(experiment: Any) -> int:
+    """How many adversarial training images the Defense-VAE pairs of ``experiment`` hold:
+    per clean image, the clean pair and FGSM / RAND+FGSM at each ε, plus CW at each ε on the
+    first ``cw_limit``."""
+    sizes = {"embedded": 5000, "mnist": 60_000, "fashion-mnist": 60_000}
+    n = min(experiment.pair_limit, experiment.train_limit or sizes[experiment.evaluation.dataset])
+    eps = len(experiment.pair_epsilons)
+    cw = n if experiment.cw_limit is None else min(experiment.cw_limit, n)
+    return n * (1 + 2 * eps) + cw * eps
 
 
 def _defense_names(text: str) -> list[str]:
@@ -131,6 +158,11 @@ def _evaluate_sleep(args: argparse.Namespace, command: str, work: str,
     if args.sleep_seeds:
         config = replace(config, sleep_seeds=tuple(args.sleep_seeds))
     if args.n_sleep is not None:
+        available = _pairs_available(config.experiment)
+        if args.n_sleep > available:
+            raise ValueError(f"--n-sleep: {args.n_sleep} images asked for, but the profile "
+                             f"{args.profile!r} crafts {available} adversarial training images "
+                             "to sleep on")  # fmt: skip
         config = replace(config, n_sleep=args.n_sleep)
     if args.figures_only:
         from .evaluation.sleep_experiment import write_sleep_figures
@@ -253,6 +285,17 @@ def _nonneg_int(text: str) -> int:
     return _int_at_least(text, 0, "non-negative")
 
 
+#: Seeds are combined with epochs and image indices into 64-bit generator seeds: stay in 32 bits.
+MAX_SEED = 2**32 - 1
+
+
+def _seed(text: str) -> int:
+    value = _int_at_least(text, 0, "non-negative")
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, {MAX_SEED}], got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .data import DATASETS
     from .evaluation.profiles import PROFILES, SLEEP_PROFILES
@@ -273,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "or reproduction")  # fmt: skip
     ev.add_argument("--sleep", action="store_true",
                     help="also sleep each Defense-VAE (Defense-VAE-Sleep) and compare")
-    ev.add_argument("--sleep-seeds", type=_nonneg_int, nargs="+", default=None,
+    ev.add_argument("--sleep-seeds", type=_seed, nargs="+", default=None,
                     help="with --sleep: the sleep seeds, each once (default: the profile's)")
     ev.add_argument("--n-sleep", type=_positive_int, default=None,
                     help="with --sleep: images each VAE sleeps on (default: the profile's)")
@@ -285,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--classifiers", nargs="+", choices=sorted(CLASSIFIERS)[:3])
     ev.add_argument("--n-attack", type=_positive_int, default=None,
                     help="attacked test images (default: the profile's)")
-    ev.add_argument("--seed", type=_nonneg_int, default=0, help="default: 0")
+    ev.add_argument("--seed", type=_seed, default=0, help=f"in [0, {MAX_SEED}] (default: 0)")
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(run=_evaluate)
     listing = sub.add_parser("defenses", help="list the registered defenses and their sources")
@@ -295,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quick", action="store_true", help="smoke-test size (under 2 minutes)")
     demo.add_argument("--out", default="spikedefense-demo",
                       help="the report folder (default: spikedefense-demo)")
-    demo.add_argument("--seed", type=_nonneg_int, default=0, help="default: 0")
+    demo.add_argument("--seed", type=_seed, default=0, help=f"in [0, {MAX_SEED}] (default: 0)")
     demo.add_argument("--backend", choices=("cpu", "cuda"), default="cpu",
                       help="where the sleep phase runs")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
