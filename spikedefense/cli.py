@@ -108,12 +108,12 @@ def _evaluate_defenses(args: argparse.Namespace, command: str, work: str) -> int
 
     experiments = {defense_spec(n).pipeline for n in names} - {"harness"}
     if experiments:  # Defense-VAE and its sleep are experiments of their own
-        if len(names) > 1 or args.classifiers and "sleep-experiment" in experiments:
-            raise ValueError(f"--defense: {', '.join(names)}: Defense-VAE variants run as their "
-                             "own experiment; give one of them alone")  # fmt: skip
+        if len(names) > 1:
+            raise ValueError(f"--defense: {', '.join(names)}: the Defense-VAE variants run as "
+                             "their own experiment (C1-C3); give one of them alone")  # fmt: skip
         args.defense = None
         args.sleep = args.sleep or "sleep-experiment" in experiments
-        return _evaluate(args, [a for a in args.argv if not a.startswith("--defense")])
+        return _evaluate(args, args.argv)
     clashing = [flag for flag, value in (("--sleep", args.sleep), ("--classifiers",
                 args.classifiers), ("--n-attack", args.n_attack)) if value]  # fmt: skip
     if clashing:

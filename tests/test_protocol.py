@@ -1,4 +1,4 @@
-"""The defense protocol, the registry, the calibration baselines and the defense-agnostic harness."""
+"""The defense protocol, the registry, the calibration baselines, the defense-agnostic harness."""
 
 from __future__ import annotations
 
@@ -103,8 +103,8 @@ def test_calibration_training_resumes_and_refuses_a_longer_checkpoint(tmp_path) 
                                              epochs=2, checkpoint=stem, progress=False)
     again, _ = train_calibration_model("cnn", x, y, validation=(x[:10], y[:10]), epochs=2,
                                        checkpoint=stem, progress=False)  # fmt: skip
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
-                                                 again.state_dict().values()))  # fmt: skip
+    pairs = zip(model.state_dict().values(), again.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
     assert "selected_epoch" in history[-1]
     # The epochs are part of the recipe (the learning-rate schedule spans them): refused.
     with pytest.raises(ValueError, match="another run .*'epochs': 2.*'epochs': 1"):
@@ -249,3 +249,14 @@ def test_an_edited_sleep_counter_is_detected(tmp_path) -> None:
     sidecar.write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="edited after it was written"):
         sleep(svae, images, checkpoint=stem, progress=False)
+
+
+def test_cli_refuses_mixing_defense_vae_with_harness_defenses(capsys) -> None:
+    from spikedefense.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--defense", "defense-vae,cnn", "--out", "unused-out"])
+    assert "run as their own experiment" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--defense", "cnn", "--classifiers", "C1", "--out", "unused-out"])
+    assert "--classifiers: not with --defense" in capsys.readouterr().err

@@ -21,8 +21,9 @@ def _numbers(path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=[str(f.relative_to(ROOT)) for f in FOLDERS])
-def test_report_rerenders_a_committed_folder_with_the_same_numbers(folder: Path,
-                                                                    tmp_path: Path) -> None:  # fmt: skip
+def test_report_rerenders_a_committed_folder_with_the_same_numbers(
+    folder: Path, tmp_path: Path
+) -> None:
     copy = tmp_path / folder.name
     shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("*.png"))
     render_results(copy)

@@ -5,6 +5,10 @@
   (see ``results/README.md`` for exactly what is reduced against the reference): fewer training
   pairs and epochs, 10-step PGD / APGD-DLR on 1,000 images; 40-step APGD-CE / APGD-DLR and
   200-query Square on a stratified 100-image subset, which also carries the ε sweep.
+  **Chosen on test numbers (labelled, not re-made):** its Defense-VAE epochs and batch size and
+  the Fashion-MNIST C2 epochs were set after exploratory runs scored on test images
+  (``results/exploration/``, ``results/README.md``); new profiles choose on a validation split
+  held out of the training set (docs/EVALUATION.md, rigour rules), as the registry's do.
 - ``reference``: the Defense-VAE reference protocol (all 60k images x 12 attacks, 5 VAE epochs
   at batch 16, reference attack budgets). Needs a GPU-class machine.
 """
