@@ -133,7 +133,12 @@ def render_results(out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     if not records["whitebox"]:
         raise ValueError(f"{out / 'whitebox.json'} holds no records")
     first = records["whitebox"][0]
-    epsilon = float(config.get("evaluation", {}).get("epsilon", 0.3))
+    evaluation = config.get("evaluation", {})
+    if not evaluation and (out / "summary.json").is_file():  # a registry run (defense_run)
+        from .._files import read_json_file
+
+        evaluation = read_json_file(out / "summary.json").get("setup", {}).get("evaluation", {})
+    epsilon = float(evaluation.get("epsilon", 0.3))
     paths = publish(out, records["whitebox"], records["blackbox"], records["sweep"],
                     dataset=first.dataset, epsilon=epsilon, command=first.command,
                     config=config)  # fmt: skip

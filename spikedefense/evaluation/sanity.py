@@ -84,7 +84,7 @@ def run_sanity_checks(
         own = r.defense == "none" or (r.defense == r.classifier and r.threat_model == "gray-box")
         if own and r.threat_model in ("white-box", "gray-box") and r.attack.startswith("cw"):
             checks.append(SanityCheck(
-                "unbounded", f"{r.classifier} / none / {r.attack} (white-box, L2)",
+                "unbounded", f"{r.classifier} / {r.defense} / {r.attack} ({r.threat_model}, L2)",
                 r.accuracy <= near_zero, f"accuracy {r.accuracy:.1f}% (attack success "
                 f"{100 - r.accuracy:.1f}%)"))  # fmt: skip
     # Compare like with like: L∞ attacks at the headline ε, single attacks (not the worst case).
