@@ -29,7 +29,7 @@ def _evaluate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .evaluation.profiles import make_config
 
     command = shlex.join(["spikedefense", *argv])
-    _check_out(args.out)
+    _check_out(args.out, create=False)
     work = args.work or f"{args.out}/.work"
     sleep_only = [flag for flag, value in (("--sleep-seeds", args.sleep_seeds),
                                            ("--n-sleep", args.n_sleep),
@@ -55,24 +55,27 @@ def _evaluate(args: argparse.Namespace, argv: Sequence[str]) -> int:
                          command=command, **changes)  # fmt: skip
     if args.n_attack is not None:
         config = replace(config, evaluation=replace(config.evaluation, n_attack=args.n_attack))
+    _check_out(args.out)
     paths = run_experiment(config, progress=not args.quiet)
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0
 
 
-def _check_out(out: str) -> None:
-    """``--out`` must be a folder this process can create and write, checked (by creating it)
-    before any training."""
+def _check_out(out: str, *, create: bool = True) -> None:
+    """``--out`` must be a folder this process can create and write: checked at once, and
+    created (which proves it) once every other option has been checked, before any work."""
     path = Path(out).expanduser()
     if path.exists() and not path.is_dir():
         raise ValueError(f"--out: {out} is a file; give a folder for the result files")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ValueError(f"--out: cannot create {out} ({error.strerror})") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise ValueError(f"--out: {out} is not writable")
+    parent = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"--out: cannot create or write {out} ({parent} is not a writable folder)")
+    if create:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(f"--out: cannot create {out} ({error.strerror})") from None
 
 
 def _pairs_available(experiment: Any) -> int:
@@ -121,6 +124,7 @@ def _evaluate_defenses(args: argparse.Namespace, command: str, work: str) -> int
     if args.profile not in DEFENSE_PROFILES:
         raise ValueError(f"--profile: with --defense expected one of "
                          f"{', '.join(DEFENSE_PROFILES)}, got {args.profile!r}")  # fmt: skip
+    _check_out(args.out)
     paths = run_defenses(names, args.dataset, args.profile, args.out, work,
                          data_dir=args.data_dir, seed=args.seed, command=command,
                          progress=not args.quiet)  # fmt: skip
@@ -174,6 +178,7 @@ def _evaluate_sleep(args: argparse.Namespace, command: str, work: str,
         write_sleep_figures(config, progress=not args.quiet)
         print(f"figures: {args.out}")
         return 0
+    _check_out(args.out)
     for kind, path in run_sleep_experiment(config, progress=not args.quiet).items():
         print(f"{kind}: {path}")
     return 0
