@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DamagedFileError", "read_json_file", "read_safetensors_file"]
+__all__ = ["DamagedFileError", "read_json_file", "read_safetensors_file", "safetensors_metadata"]
 
 _RESTART = "delete it (and the files saved beside it) to redo that step"
 
@@ -52,13 +52,14 @@ def read_safetensors_file(
     raw = path.read_bytes()
     try:
         tensors = load(raw)
-        metadata = _metadata(raw)
+        metadata = safetensors_metadata(raw)
     except Exception as error:  # safetensors raises its own SafetensorError (and others)
         raise _damaged(path, f"not a safetensors file: {error}", restart) from None
     return tensors, metadata
 
 
-def _metadata(raw: bytes) -> dict[str, str]:
+def safetensors_metadata(raw: bytes) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file (its JSON header)."""
     size = int.from_bytes(raw[:8], "little")
     header = json.loads(raw[8 : 8 + size])
     return dict(header.get("__metadata__") or {})

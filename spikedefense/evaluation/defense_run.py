@@ -132,27 +132,26 @@ def run_defenses(
     return paths
 
 
+def _cell(r: Record | None) -> dict[str, Any] | None:
+    """One summary cell: accuracy, n, Wilson interval and what the worst case was over."""
+    if r is None:
+        return None
+    low, high = wilson(round(r.accuracy * r.n / 100), r.n)
+    return {"accuracy": r.accuracy, "n": r.n, "ci95": [low, high], "over": r.params.get("over")}
+
+
 def summarise(result: EvaluationResult, setup: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Per defense: clean, gray-box worst case and overall worst case, with Wilson intervals."""
     rows = []
     for name, about in setup["defenses"].items():
         mine = [r for r in result.whitebox if r.defense == name]
-
-        def cell(r: Record | None) -> dict[str, Any] | None:
-            if r is None:
-                return None
-            k = round(r.accuracy * r.n / 100)
-            low, high = wilson(k, r.n)
-            return {"accuracy": r.accuracy, "n": r.n, "ci95": [low, high],
-                    "over": r.params.get("over")}  # fmt: skip
-
         clean = next((r for r in mine if r.attack == "none"), None)
         full = [r for r in mine if r.attack == "worst-case" and "subset" not in r.params]
         gray = next((r for r in full if r.threat_model == "gray-box"), None)
         adaptive = next((r for r in full if r.threat_model != "gray-box"), None)
         rows.append({"defense": name, "kind": about["kind"], "source": about["source"],
-                     "surrogate": about["surrogate"], "clean": cell(clean),
-                     "graybox_worst_case": cell(gray), "worst_case": cell(adaptive)})  # fmt: skip
+                     "surrogate": about["surrogate"], "clean": _cell(clean),
+                     "graybox_worst_case": _cell(gray), "worst_case": _cell(adaptive)})  # fmt: skip
     return rows
 
 

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from .._atomic import atomic_write_bytes
+from .._files import safetensors_metadata
 
 __all__ = [
     "atomic_write_bytes",
@@ -63,13 +64,6 @@ def _join_optimizer(tensors: dict[str, torch.Tensor], plain: dict[str, Any]) -> 
         _, index, key = name.split(".", 2)
         state.setdefault(int(index), {})[key] = value
     return {"param_groups": plain["param_groups"], "state": state}
-
-
-def safetensors_metadata(raw: bytes) -> dict[str, str]:
-    """The ``__metadata__`` of a safetensors file (its JSON header)."""
-    size = int.from_bytes(raw[:8], "little")
-    header: dict[str, Any] = json.loads(raw[8 : 8 + size])
-    return dict(header.get("__metadata__") or {})
 
 
 def save_checkpoint(
