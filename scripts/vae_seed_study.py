@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.n_sleep < 1:
         parser.error("--n-sleep: expected an int >= 1")
 
-    from spikedefense.evaluation.profiles import make_sleep_config
-    from spikedefense.evaluation.sleep_experiment import run_sleep_experiment
+    from spikedefense.studies.profiles import make_sleep_config
+    from spikedefense.studies.sleep_experiment import run_sleep_experiment
 
     link_inputs(Path(args.source), Path(args.work), args.vae_seed)
     command = shlex.join(["python", "scripts/vae_seed_study.py", *(argv or sys.argv[1:])])

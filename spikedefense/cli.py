@@ -25,8 +25,8 @@ __all__ = ["main"]
 def _evaluate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from dataclasses import replace
 
-    from .evaluation.experiment import run_experiment
-    from .evaluation.profiles import make_config
+    from .studies.experiment import run_experiment
+    from .studies.profiles import make_config
 
     command = shlex.join(["spikedefense", *argv])
     _check_out(args.out, create=False)
@@ -146,8 +146,8 @@ def _evaluate_sleep(args: argparse.Namespace, command: str, work: str,
                     changes: dict[str, Any]) -> int:
     from dataclasses import replace
 
-    from .evaluation.profiles import SLEEP_PROFILES, make_sleep_config
-    from .evaluation.sleep_experiment import run_sleep_experiment
+    from .studies.profiles import SLEEP_PROFILES, make_sleep_config
+    from .studies.sleep_experiment import run_sleep_experiment
 
     if args.profile not in SLEEP_PROFILES:
         raise ValueError(f"--profile: with --sleep expected one of {', '.join(SLEEP_PROFILES)}, "
@@ -169,7 +169,7 @@ def _evaluate_sleep(args: argparse.Namespace, command: str, work: str,
                              "to sleep on")  # fmt: skip
         config = replace(config, n_sleep=args.n_sleep)
     if args.figures_only:
-        from .evaluation.sleep_experiment import write_sleep_figures
+        from .studies.sleep_experiment import write_sleep_figures
 
         if not any(Path(work).glob("sleep-*-s*-*.json")):  # the sleep checkpoints it needs
             raise ValueError(f"--figures-only: no sleep checkpoints in {work} (--work); run "
@@ -196,9 +196,9 @@ def _demo(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _report(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from .evaluation.render import render_results
+    from .studies.render import render_folder
 
-    for kind, path in render_results(args.folder).items():
+    for kind, path in render_folder(args.folder).items():
         print(f"{kind}: {path}")
     return 0
 
@@ -303,7 +303,7 @@ def _seed(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .data import DATASETS
-    from .evaluation.profiles import PROFILES, SLEEP_PROFILES
+    from .studies.profiles import PROFILES, SLEEP_PROFILES
     from .models import CLASSIFIERS
 
     parser = argparse.ArgumentParser(prog="spikedefense", description=__doc__.split("\n\n")[0])

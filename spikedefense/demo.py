@@ -125,9 +125,9 @@ def run_demo(
     from dataclasses import replace
 
     from ._atomic import atomic_write_text
-    from .evaluation.profiles import make_sleep_config
+    from .studies.profiles import make_sleep_config
     from .evaluation.records import read_json
-    from .evaluation.sleep_experiment import run_sleep_experiment
+    from .studies.sleep_experiment import run_sleep_experiment
 
     if backend not in ("cpu", "cuda"):
         raise ValueError(f"--backend: expected cpu or cuda, got {backend!r}")

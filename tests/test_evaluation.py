@@ -290,8 +290,8 @@ def test_caches_refuse_stale_upstream(tmp_path):
     longer since, are refused instead of silently reused."""
     from dataclasses import replace
 
-    from spikedefense.evaluation.experiment import prepare
-    from spikedefense.evaluation.profiles import make_config
+    from spikedefense.studies.experiment import prepare
+    from spikedefense.studies.profiles import make_config
 
     config = make_config("tiny", "embedded", str(tmp_path / "out"), str(tmp_path / "work"),
                          classifiers=("C3",), classifier_epochs={"C3": 1})  # fmt: skip
@@ -314,8 +314,8 @@ def test_vae_seed_varies_only_the_defense_vae(tmp_path):
     """``vae_seed`` retrains the Defense-VAE differently on the same classifiers and pairs; left
     at None it is the evaluation seed."""
 
-    from spikedefense.evaluation.experiment import prepare
-    from spikedefense.evaluation.profiles import make_config
+    from spikedefense.studies.experiment import prepare
+    from spikedefense.studies.profiles import make_config
     from spikedefense.evaluation.resume import module_sha256
 
     def run(name, **changes):

@@ -9,7 +9,7 @@ module belongs to a layer, lowest first:
     private (spikedefense/_*.py)
     kernels
     leaves: models, data, viz, attacks (attacks may import models; no other edge among them)
-    snn  <  convert  <  defenses  <  evaluation  <  cli (cli.py, demo.py, the package root)
+    snn  <  convert  <  defenses  <  evaluation  <  studies  <  cli (cli.py, demo.py, the root)
 
 A module may import its own layer and the layers :data:`ALLOWED` lists for it: everything below
 it, except that a leaf imports no other leaf (but attacks -> models) and nothing of the chain
@@ -44,7 +44,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "convert": frozenset(_BELOW_SNN | {"snn", "convert"}),
     "defenses": frozenset(_BELOW_SNN | {"snn", "convert", "defenses"}),
     "evaluation": frozenset(_BELOW_SNN | {"snn", "convert", "defenses", "evaluation"}),
-    "cli": frozenset(_BELOW_SNN | {"snn", "convert", "defenses", "evaluation", "cli"}),
+    "studies": frozenset(_BELOW_SNN | {"snn", "convert", "defenses", "evaluation", "studies"}),
+    "cli": frozenset(_BELOW_SNN | {"snn", "convert", "defenses", "evaluation", "studies", "cli"}),
 }
 #: top-level modules of the command-line level (the package root counts as one of them)
 CLI_MODULES = {"spikedefense", "spikedefense.cli", "spikedefense.demo", "spikedefense.__main__"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -260,3 +261,17 @@ def test_cli_refuses_mixing_defense_vae_with_harness_defenses(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["evaluate", "--defense", "cnn", "--classifiers", "C1", "--out", "unused-out"])
     assert "--classifiers: not with --defense" in capsys.readouterr().err
+
+
+def test_nothing_under_evaluation_names_a_registered_defense() -> None:
+    from pathlib import Path
+
+    import spikedefense.evaluation as evaluation
+    from spikedefense.defenses import registered_defenses
+
+    folder = Path(evaluation.__file__).parent
+    names = [n for n in registered_defenses() if n not in ("none",)]
+    found = [(path.name, name) for path in sorted(folder.glob("*.py"))
+             for name in names if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])",
+                                            path.read_text())]  # fmt: skip
+    assert not found, f"evaluation/ names these defenses: {found}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from spikedefense.evaluation.records import read_json
-from spikedefense.evaluation.render import render_results
+from spikedefense.studies.render import render_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = sorted(p.parent for p in (ROOT / "results").rglob("whitebox.json"))
@@ -26,7 +26,7 @@ def test_report_rerenders_a_committed_folder_with_the_same_numbers(
 ) -> None:
     copy = tmp_path / folder.name
     shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("*.png"))
-    render_results(copy)
+    render_folder(copy)
     for stem in ("whitebox", "blackbox", "sweep"):
         if (folder / f"{stem}.json").is_file():
             assert read_json(copy / f"{stem}.json") == read_json(folder / f"{stem}.json")

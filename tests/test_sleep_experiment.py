@@ -8,8 +8,8 @@ from dataclasses import replace
 import torch
 
 from spikedefense.defenses import DefenseVAE
-from spikedefense.evaluation.profiles import make_sleep_config
-from spikedefense.evaluation.sleep_experiment import _sleep_defenses
+from spikedefense.studies.profiles import make_sleep_config
+from spikedefense.studies.sleep_experiment import _sleep_defenses
 from spikedefense.models import ConvVAE, make_classifier
 
 
@@ -32,11 +32,11 @@ def test_a_rerun_with_more_sleep_images_gets_its_own_checkpoint(tmp_path):
 
 
 def test_summary_keeps_rows_of_other_n_apart_and_labels_budget_and_n():
-    from spikedefense.evaluation.sleep_summary import _summary_markdown
+    from spikedefense.studies.sleep_summary import _summary_markdown
 
     def row(table, defense, attack, threat, n, mean, eps=0.3):
         return {"table": table, "classifier": "C1", "defense": defense, "attack": attack,
-                "epsilon": eps, "threat_model": threat, "n": n, "mean": mean, "std": 0.0,
+                "epsilon": eps, "threat_model": threat, "n": n, "mean": mean, "interval": None,
                 "seeds": 1, "published": None}  # fmt: skip
 
     rows = [row("whitebox", d, "worst-case", "white-box-adaptive", n, m)
@@ -53,7 +53,7 @@ def test_summary_keeps_rows_of_other_n_apart_and_labels_budget_and_n():
 def test_report_rewrites_the_sleep_summary_from_the_records(tmp_path):
     """``spikedefense report`` on a sleep run's folder rebuilds sleep_summary.{json,md}."""
     from spikedefense.evaluation.records import Record, write_json
-    from spikedefense.evaluation.render import render_results
+    from spikedefense.studies.render import render_folder
 
     def record(defense, attack, accuracy):
         eps, threat = (0.0, "none") if attack == "none" else (0.3, "gray-box")
@@ -63,19 +63,22 @@ def test_report_rewrites_the_sleep_summary_from_the_records(tmp_path):
     records += [record(f"defense-vae-sleep#s{s}", "fgsm", m) for s, m in ((0, 80.0), (1, 84.0))]
     write_json(records, tmp_path / "whitebox.json")
     (tmp_path / "sleep_summary.md").write_text("an older layout\n")
-    paths = render_results(tmp_path)
+    paths = render_folder(tmp_path)
     assert paths["sleep_summary.md"] == tmp_path / "sleep_summary.md"
     text = (tmp_path / "sleep_summary.md").read_text()
     assert "sleep seeds [0, 1]" in text and "| n |" in text
     # (96.12): the seed's published cell for C1 gray-box FGSM.
-    expected = "| C1 | whitebox | fgsm | 0.30 | gray-box | 500 | 90.00 | 82.00 ± 2.00 (96.12) | -8"
+    expected = ("| C1 | whitebox | fgsm | 0.30 | gray-box | 500 | 90.00 | 82.00 [56.59, 100.00] (96.12) "
+                "| -8")
     assert expected in text
     (row,) = [r for r in json.loads((tmp_path / "sleep_summary.json").read_text())
               if r["defense"] == "defense-vae-sleep"]  # fmt: skip
-    assert (row["mean"], row["std"], row["seeds"]) == (82.0, 2.0, 2)
+    assert (row["mean"], row["seeds"]) == (82.0, 2)
+    # t-interval over 2 seeds: 82 ± t(0.975, 1) * s / sqrt(2) with s = sqrt(8), clipped at 100
+    assert row["interval"] == pytest.approx([82.0 - 12.706 * 2.0, 100.0])
     # A folder without slept defenses gets no sleep summary.
     awake = tmp_path / "awake"
     awake.mkdir()
     write_json(records[:2], awake / "whitebox.json")
-    assert "sleep_summary.md" not in render_results(awake)
+    assert "sleep_summary.md" not in render_folder(awake)
     assert not (awake / "sleep_summary.md").exists()

@@ -1,7 +1,7 @@
 """Gating experiment: Fashion-MNIST C2 trained longer; full test accuracy per epoch."""
 import sys, time, json, torch
-from spikedefense.evaluation.profiles import make_config
-from spikedefense.evaluation.experiment import _train_classifiers
+from spikedefense.studies.profiles import make_config
+from spikedefense.studies.experiment import _train_classifiers
 from spikedefense.data import load_dataset
 from spikedefense.models.train import accuracy
 work = sys.argv[1]; ds = sys.argv[2]; top = int(sys.argv[3])

@@ -1,8 +1,8 @@
 """Gating experiment: MNIST C2 trained longer; clean test accuracy and gray-box FGSM eps 0.3
 through a fixed Defense-VAE checkpoint (the 5-epoch one of vae_more.py) per epoch."""
 import sys, time, json, torch
-from spikedefense.evaluation.profiles import make_config
-from spikedefense.evaluation.experiment import _train_classifiers
+from spikedefense.studies.profiles import make_config
+from spikedefense.studies.experiment import _train_classifiers
 from spikedefense.data import load_dataset
 from spikedefense.models import ConvVAE
 from spikedefense.models.checkpoint import load_checkpoint

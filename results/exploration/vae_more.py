@@ -1,7 +1,7 @@
 """Gating experiment: MNIST Defense-VAE trained longer on the same pairs; gray-box FGSM eps 0.3."""
 import sys, time, json, torch
-from spikedefense.evaluation.profiles import make_config
-from spikedefense.evaluation.experiment import _train_classifiers, _pairs
+from spikedefense.studies.profiles import make_config
+from spikedefense.studies.experiment import _train_classifiers, _pairs
 from spikedefense.data import load_dataset
 from spikedefense.attacks import make_attack, stratified_indices
 from spikedefense.models import ConvVAE, train_vae

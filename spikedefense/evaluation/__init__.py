@@ -7,27 +7,24 @@
   (``spikedefense evaluate --defense``); :func:`publish`: the tables of a result folder;
   :func:`wilson`, :func:`t_interval`: 95 % intervals.
 - :func:`run_sanity_checks`: the automatic checks (accuracy falls with ε, ...).
-- :class:`ExperimentConfig`, :func:`run_experiment`, :func:`make_config`: train + evaluate +
-  write results (the ``spikedefense evaluate`` command).
+
+Nothing here names a particular defense: the published experiments of one defense (Defense-VAE's
+awake and sleep studies) live above this package, in :mod:`spikedefense.studies`.
 """
 
 from __future__ import annotations
 
 from .defense_run import run_defenses
-from .experiment import ExperimentConfig, run_experiment
 from .harness import EvaluationConfig, EvaluationResult, evaluate, evaluate_defenses
 from .intervals import t_interval, wilson
-from .profiles import PROFILES, make_config
 from .records import THREAT_MODELS, Record
 from .render import publish
 from .sanity import SanityCheck, run_sanity_checks
 
 __all__ = [
-    "PROFILES",
     "THREAT_MODELS",
     "EvaluationConfig",
     "EvaluationResult",
-    "ExperimentConfig",
     "Record",
     "SanityCheck",
     "evaluate",
@@ -36,7 +33,5 @@ __all__ = [
     "run_defenses",
     "t_interval",
     "wilson",
-    "make_config",
-    "run_experiment",
     "run_sanity_checks",
 ]

@@ -98,9 +98,9 @@ def run_defenses(
     provenance()  # the code as it is when the run starts (cached for every record)
     other = [s.name for s in specs if s.build is None]
     if other:
-        raise ValueError(f"--defense: {', '.join(other)} run as their own experiment "
-                         "(spikedefense evaluate without --defense, or --sleep); evaluate "
-                         "them apart from the registry's harness defenses")  # fmt: skip
+        raise ValueError(f"--defense: {', '.join(other)} run as their own study (their "
+                         "registry entry's pipeline, which spikedefense evaluate --defense "
+                         "starts); evaluate them apart from the harness defenses")  # fmt: skip
     config = defense_evaluation_config(profile, dataset, seed=seed, command=command)
     x, y = load_dataset(dataset, "train", data_dir)
     tx, ty, vx, vy = _split(x, y, profile, seed)

@@ -25,7 +25,7 @@ Files are written atomically: a temporary file in the target directory, flushed 
 then :func:`os.replace` — a crash leaves either the old file or the new one, never half of one.
 
 Example:
-    >>> r = Record("mnist", "C1", "defense-vae", "fgsm", 0.3, "gray-box", 95.9, 1000, 0, "cmd")
+    >>> r = Record("mnist", "C1", "my-defense", "fgsm", 0.3, "gray-box", 95.9, 1000, 0, "cmd")
     >>> Record.from_dict(r.to_dict()) == r
     True
 """
@@ -68,7 +68,7 @@ class Record:
     Attributes:
         dataset: e.g. ``"mnist"``, ``"fashion-mnist"``.
         classifier: target classifier, e.g. ``"C1"``.
-        defense: ``"none"`` or the defense's name, e.g. ``"defense-vae-sleep"``.
+        defense: ``"none"`` or the defense's name, as registered.
         attack: ``"none"`` (clean) or the attack's name, e.g. ``"fgsm"``, ``"cw"``.
         epsilon: attack budget in pixel units on the [0, 1] scale (0 for clean records).
         threat_model: a key of :data:`THREAT_MODELS`.

@@ -3,53 +3,23 @@
 :func:`publish` is what a run calls at its end; :func:`render_results` rebuilds the Markdown,
 ``sanity.json`` and the plot from the JSON records already in a folder (``spikedefense report
 DIR``), for example after adding a ``NOTES.md`` that explains where the numbers differ from the
-published ones. The Markdown of ``whitebox.md`` ends with the sanity checks, a summary of the
-protocol read from ``training.json``, the contents of ``NOTES.md`` if present, and the command.
+published ones. The Markdown of ``whitebox.md`` ends with the sanity checks, the protocol summary its caller
+gives, the contents of ``NOTES.md`` if present, and the command. A study that writes its own files
+beside these (``spikedefense.studies``) re-renders them on top of :func:`render_results`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from .records import Record, read_json
 
-__all__ = ["protocol_summary", "publish", "render_results"]
+__all__ = ["publish", "render_results"]
 
 _STEMS = ("whitebox", "blackbox", "sweep")
-
-
-def protocol_summary(config: Mapping[str, Any]) -> str:
-    """Markdown bullets of what a run trained on and which attack budgets it used."""
-    ev = config.get("evaluation", {})
-    lines = [
-        f"- classifiers {', '.join(config.get('classifiers', []))}, epochs "
-        f"{config.get('classifier_epochs')}, trained on "
-        f"{config.get('train_limit') or 'all'} training images",
-        f"- Defense-VAE: one VAE (latent {config.get('latent_dim')}) for all classifiers, trained "
-        f"{config.get('vae_epochs')} epochs (batch {config.get('vae_batch_size')}) on pairs from "
-        f"{config.get('pair_limit')} clean training images (CW on the first "
-        f"{config.get('cw_limit') or 'all'}), ε {config.get('pair_epsilons')}",
-        f"- E2E: {config.get('e2e_epochs')} epoch on {config.get('e2e_limit')} pairs per classifier"
-        if config.get("e2e") else "- E2E: not run",
-        f"- attacks on {ev.get('n_attack')} stratified test images; gray-box "
-        f"{', '.join(ev.get('graybox_attacks', []))}; adaptive "
-        f"{', '.join(ev.get('adaptive_attacks', []))}; queries "
-        f"{', '.join(ev.get('query_attacks', [])) or 'none'}; overrides "
-        f"`{json.dumps(ev.get('attack_overrides', {}))}`",
-        f"- black-box: substitute {ev.get('substitute')}, {ev.get('substitute_seeds')} seed "
-        f"images, {ev.get('substitute_rounds')} rounds, λ = {ev.get('substitute_lambda')}, "
-        "the deployed pipeline as oracle",
-        f"- ε sweep on {ev.get('n_sweep')} images, {ev.get('sweep_steps')}-step PGD",
-        "- differences from the Defense-VAE reference by design: clean -> clean pairs are "
-        "included; each training image's pairs are crafted against one classifier (round "
-        "robin), so one purifier serves all; CW runs once per image and is projected onto each "
-        "ε; E2E fine-tunes the trained VAE and classifier and has no L_SVAE term (no sleep)",
-    ]  # fmt: skip
-    return "\n".join(lines)
 
 
 def publish(
@@ -61,9 +31,13 @@ def publish(
     dataset: str,
     epsilon: float,
     command: str,
-    config: Mapping[str, Any] | None = None,
+    protocol: str | None = None,
 ) -> dict[str, Path]:
-    """Write ``{whitebox,blackbox,sweep}.{json,csv,md}``, ``sanity.json`` and the ε plot."""
+    """Write ``{whitebox,blackbox,sweep}.{json,csv,md}``, ``sanity.json`` and the ε plot.
+
+    ``protocol``: Markdown describing what the run trained and which budgets it used, written
+    under "Protocol of this run" (a study passes its own summary; the harness knows none).
+    """
     from ..viz.curves import plot_accuracy_vs_epsilon, save_figure
     from .records import atomic_write_text
     from .report import write_report
@@ -79,8 +53,8 @@ def publish(
     else:
         notes = ("## Sanity checks: ERROR, none ran\n\nThese records hold no ε sweep and no "
                  "attack pair that a check compares; the run cannot be called sane.\n")  # fmt: skip
-    if config:
-        notes += "\n## Protocol of this run\n\n" + protocol_summary(config) + "\n"
+    if protocol:
+        notes += "\n## Protocol of this run\n\n" + protocol.strip() + "\n"
     if (out / "NOTES.md").is_file():
         notes += "\n" + (out / "NOTES.md").read_text().strip() + "\n"
     notes += f"\nCommand: `{command}`\n"
@@ -113,12 +87,19 @@ def publish(
     return paths
 
 
-def render_results(out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Rebuild the Markdown, sanity checks and plot of a result folder from its JSON files, and
-    its ``sleep_summary.{json,md}`` when it holds slept defenses.
+def render_results(out_dir: str | os.PathLike[str], *, epsilon: float | None = None,
+                   protocol: str | None = None) -> dict[str, Path]:
+    """Rebuild the Markdown, sanity checks and plot of a result folder from its JSON records.
+
+    Args:
+        out_dir: a folder written by :func:`publish`.
+        epsilon: the headline ε of the run; None reads it from the folder's ``summary.json``
+            (written by :func:`~.defense_run.run_defenses`), else 0.3.
+        protocol: as for :func:`publish`.
 
     Raises:
         FileNotFoundError: ``out_dir`` holds no ``whitebox.json``.
+        ValueError: its ``whitebox.json`` holds no records.
     """
     out = Path(out_dir)
     if not (out / "whitebox.json").is_file():
@@ -126,23 +107,16 @@ def render_results(out_dir: str | os.PathLike[str]) -> dict[str, Path]:
                                 str(out / "whitebox.json"))  # fmt: skip
     records = {s: read_json(out / f"{s}.json") if (out / f"{s}.json").is_file() else []
                for s in _STEMS}  # fmt: skip
-    meta = (
-        json.loads((out / "training.json").read_text()) if (out / "training.json").is_file() else {}
-    )
-    config = meta.get("config", {})
     if not records["whitebox"]:
         raise ValueError(f"{out / 'whitebox.json'} holds no records")
+    if epsilon is None:
+        epsilon = 0.3
+        if (out / "summary.json").is_file():
+            from .._files import read_json_file
+
+            setup = read_json_file(out / "summary.json").get("setup", {})
+            epsilon = float(setup.get("evaluation", {}).get("epsilon", epsilon))
     first = records["whitebox"][0]
-    evaluation = config.get("evaluation", {})
-    if not evaluation and (out / "summary.json").is_file():  # a registry run (defense_run)
-        from .._files import read_json_file
-
-        evaluation = read_json_file(out / "summary.json").get("setup", {}).get("evaluation", {})
-    epsilon = float(evaluation.get("epsilon", 0.3))
-    paths = publish(out, records["whitebox"], records["blackbox"], records["sweep"],
-                    dataset=first.dataset, epsilon=epsilon, command=first.command,
-                    config=config)  # fmt: skip
-    from .sleep_summary import write_sleep_summary
-
-    paths.update(write_sleep_summary(out, records["whitebox"], records["blackbox"], first.command))
-    return paths
+    return publish(out, records["whitebox"], records["blackbox"], records["sweep"],
+                   dataset=first.dataset, epsilon=epsilon, command=first.command,
+                   protocol=protocol)  # fmt: skip

@@ -47,14 +47,6 @@ from spikedefense.evaluation.records import (
     write_json,
 )
 
-_DEFENSE_ORDER = (
-    "none",
-    "defense-vae",
-    "defense-vae-e2e",
-    "defense-vae-sleep",
-    "defense-vae-sleep-e2e",
-    "defense-gan",
-)
 _ATTACK_ORDER = ("none", "fgsm", "rand-fgsm", "cw")
 _ADAPTIVE_TOKENS = frozenset({"bpda", "eot", "adaptive", "e2e", "ste"})
 _EPS_TOL = 1e-6
@@ -144,6 +136,13 @@ def _natural(name: str) -> tuple[object, ...]:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name.lower()))
 
 
+def _defense_order() -> tuple[str, ...]:
+    """Defense columns: no defense first, then the registry's order; others follow by name."""
+    from spikedefense.defenses import registered_defenses
+
+    return ("none", *registered_defenses())
+
+
 def _ordered(names: Iterable[str], preferred: Sequence[str]) -> list[str]:
     names = set(names)
     first = [n for n in preferred if n in names]
@@ -190,7 +189,8 @@ def _legend(records: Sequence[Record]) -> list[str]:
     used = _ordered({r.threat_model for r in records}, tuple(THREAT_MODELS))
     lines = [
         "Accuracy in percent; ε in pixel units on [0, 1]. Cells read `ours (seed X)` where "
-        f"seed 000 publishes the cell (its Tables 4-5, at ε = {SEED_EPSILON:.2f}).",
+        "the source document of the defense (its seed) publishes the cell (at ε = "
+        f"{SEED_EPSILON:.2f}).",
         "",
         "Threat models in this report:",
         "",
@@ -215,7 +215,7 @@ def _table4(records: Sequence[Record]) -> list[str]:
     if not rows_src:
         return []
     dataset = rows_src[0].dataset
-    defenses = [d for d in _ordered({r.defense for r in rows_src}, _DEFENSE_ORDER) if d != "none"]
+    defenses = [d for d in _ordered({r.defense for r in rows_src}, _defense_order()) if d != "none"]
     header = ["Classifier", "Attack", "ε", "No attack", "No defense", *defenses]
     rows: list[list[str]] = []
     for clf in _ordered({r.classifier for r in rows_src}, ()):
@@ -261,7 +261,7 @@ def _table5(records: Sequence[Record]) -> list[str]:
     if not bb:
         return []
     dataset = bb[0].dataset
-    defenses = [d for d in _ordered({r.defense for r in bb}, _DEFENSE_ORDER) if d != "none"]
+    defenses = [d for d in _ordered({r.defense for r in bb}, _defense_order()) if d != "none"]
     header = ["Target", "Substitute", "Attack", "ε", "No attack", "No defense", *defenses]
     order = _ordered({r.attack for r in bb}, _ATTACK_ORDER)
     keys = sorted(
@@ -317,7 +317,7 @@ def _adaptive(records: Sequence[Record]) -> list[str]:
         "Adaptive − gray-box",
     ]
     rows: list[list[str]] = []
-    order = _ordered({r.defense for r in adaptive}, _DEFENSE_ORDER)
+    order = _ordered({r.defense for r in adaptive}, _defense_order())
     adaptive.sort(
         key=lambda r: (
             _natural(r.classifier),
@@ -382,7 +382,7 @@ def _worst_case(records: Sequence[Record]) -> list[str]:
         "Clean (not averaged in)",
     ]
     rows: list[list[str]] = []
-    defense_order = _ordered({r.defense for r in attacked}, _DEFENSE_ORDER)
+    defense_order = _ordered({r.defense for r in attacked}, _defense_order())
     for clf in _ordered({r.classifier for r in attacked}, ()):
         for defense in defense_order:
             mine = [r for r in attacked if r.classifier == clf and r.defense == defense]

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .harness import EvaluationConfig, EvaluationResult, evaluate
+from ..evaluation.harness import EvaluationConfig, EvaluationResult, evaluate
 
 __all__ = ["ExperimentConfig", "run_experiment"]
 
@@ -152,7 +152,7 @@ def build_defenses(
     """Train the Defense-VAE (and E2E copies); returns ``(defenses by classifier, logs)``."""
     from ..defenses import DefenseVAE, finetune_e2e
     from ..models import ConvVAE, train_vae
-    from .resume import module_sha256
+    from ..evaluation.resume import module_sha256
 
     seed, work = config.evaluation.seed, Path(config.work_dir)
     began = time.perf_counter()
@@ -194,15 +194,17 @@ def build_defenses(
 def write_results(result: EvaluationResult, config: ExperimentConfig,
                   training: Mapping[str, Any]) -> dict[str, Path]:  # fmt: skip
     """Write the tables, the sanity report, the training log and the ε plot to ``out_dir``."""
+    from ..evaluation.render import publish
     from ..models.checkpoint import atomic_write_bytes
-    from .render import publish
+    from .render import protocol_summary
 
     out, ev = Path(config.out_dir), config.evaluation
     summary: dict[str, Any] = {"config": config.to_dict(), "training": training,
                                "command": ev.command}  # fmt: skip
     atomic_write_bytes(out / "training.json", json.dumps(summary, indent=2).encode())
     paths = publish(out, result.whitebox, result.blackbox, result.sweep, dataset=ev.dataset,
-                    epsilon=ev.epsilon, command=ev.command, config=summary["config"])  # fmt: skip
+                    epsilon=ev.epsilon, command=ev.command,
+                    protocol=protocol_summary(summary["config"]))  # fmt: skip
     paths["training.json"] = out / "training.json"
     return paths
 

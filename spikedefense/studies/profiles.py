@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from .experiment import ExperimentConfig
-from .harness import EvaluationConfig
+from ..evaluation.harness import EvaluationConfig
 
 __all__ = ["PROFILES", "make_config"]
 

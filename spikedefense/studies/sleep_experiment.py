@@ -203,8 +203,8 @@ def run_sleep_experiment(
     import time
 
     from .._atomic import atomic_write_text
+    from ..evaluation.harness import evaluate
     from .experiment import write_results
-    from .harness import evaluate
 
     exp = config.experiment
     ev = exp.evaluation

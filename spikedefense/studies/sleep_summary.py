@@ -28,8 +28,8 @@ def base_defense(name: str) -> tuple[str, int | None]:
 
 
 def summarise_sleep(tables: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
-    """One row per (table, classifier, defense, attack, ε, threat, n): mean and std over the
-    sleep seeds. ``tables`` maps a table name ("whitebox", "blackbox") to its records."""
+    """One row per (table, classifier, defense, attack, ε, threat, n): the mean over the sleep
+    seeds and its 95 % t-interval (``interval``: ``[low, high]``, None for one seed). ``tables`` maps a table name ("whitebox", "blackbox") to its records."""
     from ..defenses.published import published
 
     groups: dict[tuple[Any, ...], list[float]] = {}
@@ -55,13 +55,21 @@ def summarise_sleep(tables: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]
                 "epsilon": eps,
                 "threat_model": threat,
                 "mean": statistics.fmean(values),
-                "std": statistics.pstdev(values) if len(values) > 1 else 0.0,
+                "interval": _accuracy_interval(values) if len(values) > 1 else None,
                 "seeds": len(values),
                 "n": r.n,
                 "published": published(r.dataset, clf, base, attack, threat, substitute),
             }
         )
     return rows
+
+
+def _accuracy_interval(values: Sequence[float]) -> list[float]:
+    """The t-interval of the mean accuracy, clipped to [0, 100] % (few seeds make it wide)."""
+    from ..evaluation.intervals import t_interval
+
+    low, high = t_interval(values)
+    return [max(0.0, low), min(100.0, high)]
 
 
 def _delta(awake: Mapping[str, Any] | None, slept: Mapping[str, Any] | None) -> str:
@@ -78,8 +86,9 @@ def _summary_markdown(
     def cell(row: Mapping[str, Any] | None) -> str:
         if row is None:
             return "–"
-        if row["seeds"] > 1:
-            return f"{row['mean']:.2f} ± {row['std']:.2f}"
+        if row["interval"] is not None:
+            low, high = row["interval"]
+            return f"{row['mean']:.2f} [{low:.2f}, {high:.2f}]"
         return f"{row['mean']:.2f}"
 
     def where(r: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -89,7 +98,7 @@ def _summary_markdown(
     lines = [
         f"# {dataset}: Defense-VAE with and without sleep",
         "",
-        f"Accuracy in %. Sleep rows: mean ± population std over sleep seeds "
+        f"Accuracy in %. Sleep rows: mean [95 % t-interval, clipped to 0-100] over sleep seeds "
         f"{list(seeds)}; the awake rows do not depend on the sleep seed. In brackets: the "
         "seed paper's number for that cell, where it has one. Δ = sleep − awake. ε is the L∞ "
         "budget (CW is an L2 attack: its ε is nominal); n is the number of test images.",
