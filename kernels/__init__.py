@@ -7,7 +7,8 @@ data lives; results come back where the inputs were: NumPy in, NumPy out; device
 - :func:`bernoulli_encode` - counter-based Bernoulli spike trains, identical on CPU and GPU
 - :func:`propagate_dense`, :func:`propagate_conv2d`, :func:`propagate_conv_transpose2d` -
   event-driven synaptic currents
-- :func:`kwta_conv`, :func:`kwta_dense` - k-winners-take-all with lateral inhibition
+- :func:`kwta_conv`, :func:`kwta_dense` - k-winners-take-all with lateral inhibition;
+  :func:`kwta_topk` - the batched dense top-k (each row's k largest, best first)
 - :func:`stdp_conv`, :func:`stdp_dense` - (mirrored) STDP of seed 000 (:func:`stdp_conv_into`
   updates in place); :func:`tadros_dense`
 - :func:`conv_fire` - a conv layer of IF neurons, first spikes and their potentials in one call
@@ -29,7 +30,7 @@ from .params import LIFParams, STDPParams, TadrosParams
 if TYPE_CHECKING:  # pragma: no cover
     from .encode import bernoulli_encode
     from .fused import conv_fire, conv_fire_layout
-    from .kwta import kwta_conv, kwta_dense
+    from .kwta import kwta_conv, kwta_dense, kwta_topk
     from .lif import lif_run
     from .propagate import propagate_conv2d, propagate_conv_transpose2d, propagate_dense
     from .record import events_to_spikes, first_spike, spikes_to_events
@@ -51,6 +52,7 @@ __all__ = [
     "first_spike",
     "kwta_conv",
     "kwta_dense",
+    "kwta_topk",
     "lif_run",
     "propagate_conv2d",
     "propagate_conv_transpose2d",

@@ -27,6 +27,7 @@ REGISTRY: dict[str, str] = {
     "propagate_conv_transpose2d": "propagate",
     "kwta_conv": "kwta",
     "kwta_dense": "kwta",
+    "kwta_topk": "kwta",
     "stdp_conv": "stdp",
     "stdp_conv_into": "stdp",
     "stdp_dense": "stdp",

@@ -5,6 +5,11 @@ then highest potential, then lowest flat index ``c*H*W + y*W + x``. Winners are 
 in ``kwta_conv`` each winner removes its whole feature map (one winner per map) and the
 ``(2r+1) x (2r+1)`` window around its position in every map. The caller chooses which potential
 to rank by; the sleep layers pass the potential at the step of each neuron's first spike.
+
+``kwta_topk`` is the batched dense form without spikes: per row of a ``[B, N]`` array, the
+indices of its k largest values, in descending order of value, equal values by lowest index.
+It is the ranking of the Hebbian layer (seed 003), its super-active readout (the top 5 % of the
+hidden units) and Memory Defense's hard shrinkage (seed 002), and is fastest for k << N.
 """
 
 from __future__ import annotations
@@ -24,9 +29,7 @@ def _inputs(potentials: Any, first_spike: Any, ndim: int, k: int) -> tuple[Any, 
     check.same_shape("potentials", tuple(potentials.shape), "first_spike",
                      tuple(first_spike.shape))
     k = check.nonneg_int("k", k)
-    size = int(np.prod(potentials.shape, dtype=np.int64))
-    if k > size:
-        raise ValueError(f"k: expected at most the layer's {size} neurons, got {k}")
+    check.at_most("k", k, int(np.prod(potentials.shape, dtype=np.int64)), "neurons in the layer")
     return potentials, first_spike, k
 
 
@@ -70,3 +73,28 @@ def kwta_dense(potentials: Any, first_spike: Any, k: int, *, backend: str = "aut
     potentials, first_spike, k = _inputs(potentials, first_spike, 1, k)
     backend = resolve_backend(backend, potentials, first_spike)
     return implementation("kwta_dense", backend)(potentials, first_spike, k)
+
+
+def kwta_topk(values: Any, k: int, *, backend: str = "auto") -> Any:
+    """The k winners of every row of a batch: indices of the k largest values, best first.
+
+    Args:
+        values: float ``[B, N]`` finite values to rank (potentials, currents, similarities),
+            B >= 1.
+        k: winners per row, 1 <= k <= N.
+        backend: "auto" (where the data lives), "cpu" or "cuda".
+
+    Returns:
+        int64 ``[B, k]``: row b holds the indices of ``values[b]``'s k largest entries in
+        descending order of value; equal values rank by lowest index first.
+
+    Example:
+        >>> kwta_topk(np.array([[0.5, 2.0, 0.5, 1.0], [3.0, 0.0, 1.0, 1.0]]), k=3).tolist()
+        [[1, 3, 0], [0, 2, 3]]
+    """
+    values = check.c_contiguous("values", check.float_array("values", values, 2))
+    check.nonempty_batch("values", values)
+    k = check.nonneg_int("k", k, minimum=1)
+    check.at_most("k", k, int(values.shape[1]), "values per row")
+    backend = resolve_backend(backend, values)
+    return implementation("kwta_topk", backend)(values, k)

@@ -66,17 +66,30 @@ def check_rank(name: str, array: Any, ndim: int | tuple[int, ...]) -> None:
         raise ValueError(f"{name}: expected {want} dimensions, got shape {tuple(array.shape)}")
 
 
-def float_array(name: str, array: Any, ndim: int | tuple[int, ...] | None = None) -> Any:
-    """A float32/float64 array with finite values (host arrays are checked for NaN/inf)."""
+def float_array(name: str, array: Any, ndim: int | tuple[int, ...] | None = None, *,
+                finite: bool = True) -> Any:
+    """A float32/float64 array with finite values (host arrays are checked for NaN/inf unless
+    ``finite=False``, for a caller that checks them itself, e.g. with :func:`finite_rows`)."""
     array = _as_array(name, array)
     dtype = np.dtype(array.dtype)
     if dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name}: expected dtype float32 or float64, got {dtype}")
     if ndim is not None:
         check_rank(name, array, ndim)
-    if not is_device_array(array) and not _all_finite(array):
+    if finite and not is_device_array(array) and not _all_finite(array):
         raise ValueError(f"{name}: contains NaN or inf")
     return array
+
+
+def finite_rows(name: str, array: Any, hint: str) -> None:
+    """No NaN or inf in any row of a 2-D float array; the message names the first bad row and
+    adds ``hint`` (what such a row means and what to do). Device arrays are copied to the host
+    for the check."""
+    host = array.copy_to_host() if is_device_array(array) else array
+    bad = np.flatnonzero(~np.isfinite(host).all(axis=1))
+    if bad.size:
+        raise ValueError(f"{name}: row {int(bad[0])} contains NaN or inf ({bad.size} of "
+                         f"{host.shape[0]} rows); {hint}")
 
 
 def spike_array(name: str, array: Any, ndim: int | tuple[int, ...] | None = None) -> Any:
@@ -124,6 +137,32 @@ def finite_number(name: str, value: Any, *, minimum: float | None = None) -> flo
     if minimum is not None and value < minimum:
         raise ValueError(f"{name}: expected a number >= {minimum}, got {value}")
     return value
+
+
+def nonempty_batch(name: str, array: Any) -> None:
+    """At least one sample along the leading (batch) axis."""
+    if array.ndim < 1 or array.shape[0] < 1:
+        raise ValueError(f"{name}: expected a non-empty batch (shape[0] >= 1), got shape "
+                         f"{tuple(array.shape)}")
+
+
+def at_most(name: str, value: int, maximum: int, what: str) -> None:
+    """``value <= maximum``; ``what`` says what the maximum counts."""
+    if value > maximum:
+        raise ValueError(f"{name}: expected at most {maximum} ({what}), got {value}")
+
+
+def axis_size(name: str, array: Any, axis: int, expected: int, what: str) -> None:
+    """``array.shape[axis] == expected``; ``what`` says where the expected size comes from."""
+    if array.shape[axis] != expected:
+        raise ValueError(f"{name}: expected size {expected} along axis {axis} ({what}), got "
+                         f"shape {tuple(array.shape)}")
+
+
+def same_dtype(name_a: str, array_a: Any, name_b: str, array_b: Any) -> None:
+    if np.dtype(array_a.dtype) != np.dtype(array_b.dtype):
+        raise TypeError(f"{name_b}: expected dtype {np.dtype(array_a.dtype)} like {name_a}, "
+                        f"got {np.dtype(array_b.dtype)}")
 
 
 def same_shape(name_a: str, shape_a: tuple[int, ...], name_b: str,

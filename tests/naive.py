@@ -192,6 +192,15 @@ def kwta_dense(potentials: np.ndarray, first_spike: np.ndarray, k: int) -> np.nd
     return np.array(order[:k], dtype=np.int64)
 
 
+def kwta_topk(values: np.ndarray, k: int) -> np.ndarray:
+    """Each row's indices sorted by (value descending, index ascending), the first k kept."""
+    out = []
+    for row in np.asarray(values):
+        order = sorted(range(row.shape[0]), key=lambda i: (-float(row[i]), i))
+        out.append(order[:k])
+    return np.array(out, dtype=np.int64).reshape(len(values), k)
+
+
 # --------------------------------------------------------------------------------------------
 # STDP
 # --------------------------------------------------------------------------------------------

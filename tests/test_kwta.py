@@ -220,3 +220,90 @@ def test_kwta_dense_cuda_examples(cuda_backend: str) -> None:
         for k in (1, min(7, n), n):
             win = K.kwta_dense(pot, fs, k, backend=cuda_backend)
             np.testing.assert_array_equal(win, naive.kwta_dense(pot, fs, k))
+
+
+# --------------------------------------------------------------------------------------------
+# batched dense top-k
+# --------------------------------------------------------------------------------------------
+@st.composite
+def topk_cases(draw: st.DrawFn) -> tuple[np.ndarray, int]:
+    b = draw(st.integers(1, 6))
+    n = draw(st.integers(1, 40))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    # few distinct values (negative zero among them) so that ties are common
+    values = draw(hnp.arrays(dtype, (b, n), elements=st.sampled_from(
+        [-3.0, -1.5, -0.0, 0.0, 0.25, 1.0, 2.0, 1e30])))
+    return values, draw(st.integers(1, n))
+
+
+def check_topk_properties(win: np.ndarray, values: np.ndarray, k: int) -> None:
+    assert win.dtype == np.int64 and win.shape == (values.shape[0], k)
+    for row, chosen in zip(values, win, strict=True):
+        keys = [(-float(row[i]), int(i)) for i in chosen]
+        assert keys == sorted(keys) and len(set(chosen.tolist())) == k
+        left_out = set(range(row.shape[0])) - set(chosen.tolist())
+        assert all((-float(row[i]), i) > keys[-1] for i in left_out)
+
+
+@settings(max_examples=150, deadline=None)
+@given(topk_cases())
+def test_kwta_topk_properties_cpu(case: tuple[np.ndarray, int]) -> None:
+    values, k = case
+    before = values.copy()
+    win = K.kwta_topk(values, k, backend="cpu")
+    check_topk_properties(win, values, k)
+    np.testing.assert_array_equal(win, naive.kwta_topk(values, k))
+    np.testing.assert_array_equal(values, before)
+
+
+@pytest.mark.parametrize("shape,k,seed", [((100, 2000), 100, 0), ((256, 500), 50, 1),
+                                          ((3, 784), 7, 2), ((1, 5000), 250, 3)])
+def test_kwta_topk_large_cpu(shape: tuple[int, int], k: int, seed: int) -> None:
+    """The sizes it is used at, in parallel and serial; integer-valued floats give many ties."""
+    rng = np.random.default_rng(seed)
+    values = rng.integers(-40, 40, size=shape).astype(np.float32)
+    np.testing.assert_array_equal(K.kwta_topk(values, k, backend="cpu"),
+                                  naive.kwta_topk(values, k))
+    noise = rng.normal(size=shape)
+    np.testing.assert_array_equal(K.kwta_topk(noise, k, backend="cpu"), naive.kwta_topk(noise, k))
+
+
+def test_kwta_topk_hand(backend: str) -> None:
+    values = np.array([[0.5, 2.0, 0.5, 1.0, -1.0],
+                       [1.0, 1.0, 1.0, 1.0, 1.0],
+                       [-2.0, -1.0, -0.0, 0.0, -3.0]], dtype=np.float32)
+    assert K.kwta_topk(values, 1, backend=backend).tolist() == [[1], [0], [2]]
+    assert K.kwta_topk(values, 3, backend=backend).tolist() == [[1, 3, 0], [0, 1, 2],
+                                                                [2, 3, 1]]
+    assert K.kwta_topk(values, 5, backend=backend).tolist() == [[1, 3, 0, 2, 4],
+                                                                [0, 1, 2, 3, 4],
+                                                                [2, 3, 1, 0, 4]]
+
+
+@pytest.mark.cudasim
+def test_kwta_topk_cuda_examples(cuda_backend: str) -> None:
+    rng = np.random.default_rng(4)
+    for b, n, dtype in [(3, 13, np.float32), (2, 20, np.float64), (1, 1, np.float32)]:
+        values = rng.choice([-1.0, 0.0, 0.5, 2.0], size=(b, n)).astype(dtype)
+        for k in sorted({1, min(5, n), n}):
+            win = K.kwta_topk(values, k, backend=cuda_backend)
+            assert isinstance(win, np.ndarray)
+            np.testing.assert_array_equal(win, naive.kwta_topk(values, k))
+
+
+@pytest.mark.parametrize("values,k,exc,name", [
+    (np.ones((2, 4), np.float32), 0, ValueError, "k"),
+    (np.ones((2, 4), np.float32), 5, ValueError, "k"),
+    (np.ones((2, 4), np.float32), 2.0, TypeError, "k"),
+    (np.array([[1.0, np.nan]]), 1, ValueError, "values"),
+    (np.array([[1.0, -np.inf]], np.float32), 1, ValueError, "values"),
+    (np.ones((2, 4), np.int64), 1, TypeError, "values"),
+    (np.ones(4, np.float32), 1, ValueError, "values"),
+    (np.ones((2, 2, 2), np.float32), 1, ValueError, "values"),
+    (np.ones((0, 4), np.float32), 1, ValueError, "values"),
+])
+def test_kwta_topk_bad_input(values: np.ndarray, k: object, exc: type, name: str) -> None:
+    before = values.copy()
+    with pytest.raises(exc, match=rf"^{name}:"):
+        K.kwta_topk(values, k, backend="cpu")  # type: ignore[arg-type]
+    np.testing.assert_array_equal(values, before)

@@ -4,12 +4,19 @@ Candidates (neurons that fired) are ordered by (first spike ascending, potential
 flat index ascending) and taken greedily, skipping those a previous winner inhibits. The conv
 kernel groups candidates by first-spike step with a counting sort and sorts only the groups it
 reaches before it has k winners (usually the first one or two), which gives the same order.
+
+The batched dense top-k keeps, per row, the k best values seen so far in a binary heap whose root
+is the worst of them, so that most values cost one comparison with the root; rows run in
+parallel once the batch is large enough to pay for starting the threads.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+#: Below this many values per call, one thread ranks faster than a parallel region starts.
+TOPK_PARALLEL_MIN = 1 << 15
 
 
 @njit(cache=True, nogil=True)
@@ -110,3 +117,74 @@ def kwta_conv(potentials: np.ndarray, first_spike: np.ndarray, k: int, radius: i
 def kwta_dense(potentials: np.ndarray, first_spike: np.ndarray, k: int) -> np.ndarray:
     """[N] potentials and first-spike steps -> int64 [n] winners, best first."""
     return candidate_order(potentials, first_spike.astype(np.int64))[:k].copy()
+
+
+@njit(inline="always")
+def _worse(value_a, index_a, value_b, index_b):
+    """Does a rank after b: a lower value, or the same value at a higher index."""
+    return value_a < value_b or (value_a == value_b and index_a > index_b)
+
+
+@njit(inline="always")
+def _sift_down(values, indices, start, size):
+    """Restore the heap below ``start`` (the worst entry at the root), moving a hole down."""
+    value, index = values[start], indices[start]
+    i = start
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        right = child + 1
+        if right < size and _worse(values[right], indices[right], values[child],
+                                   indices[child]):
+            child = right
+        if not _worse(values[child], indices[child], value, index):
+            break
+        values[i], indices[i] = values[child], indices[child]
+        i = child
+    values[i], indices[i] = value, index
+
+
+@njit(cache=True, nogil=True)
+def top_k_into(row, k, values, indices):
+    """Write the indices of the k largest entries of the 1-D ``row`` into ``indices[:k]``, best
+    first (ties: lowest index first); ``values[:k]`` is scratch of row's dtype."""
+    for i in range(k):
+        values[i] = row[i]
+        indices[i] = i
+    for start in range(k // 2 - 1, -1, -1):
+        _sift_down(values, indices, start, k)
+    for i in range(k, row.shape[0]):
+        # Scanning in index order, an equal value never beats a kept one: strict > suffices.
+        if row[i] > values[0]:
+            values[0] = row[i]
+            indices[0] = i
+            _sift_down(values, indices, 0, k)
+    for end in range(k - 1, 0, -1):  # heap sort: the worst goes last
+        values[0], values[end] = values[end], values[0]
+        indices[0], indices[end] = indices[end], indices[0]
+        _sift_down(values, indices, 0, end)
+
+
+@njit(cache=True, nogil=True)
+def _topk_serial(values, k):
+    out = np.empty((values.shape[0], k), dtype=np.int64)
+    scratch = np.empty(k, dtype=values.dtype)
+    for b in range(values.shape[0]):
+        top_k_into(values[b], k, scratch, out[b])
+    return out
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _topk_parallel(values, k):
+    out = np.empty((values.shape[0], k), dtype=np.int64)
+    for b in prange(values.shape[0]):
+        top_k_into(values[b], k, np.empty(k, dtype=values.dtype), out[b])
+    return out
+
+
+def kwta_topk(values: np.ndarray, k: int) -> np.ndarray:
+    """[B, N] values -> int64 [B, k] indices of each row's k largest, best first."""
+    if values.size < TOPK_PARALLEL_MIN or values.shape[0] == 1:
+        return _topk_serial(values, k)
+    return _topk_parallel(values, k)

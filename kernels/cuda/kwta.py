@@ -5,6 +5,10 @@ candidate among its share of neurons, a shared-memory tree reduction finds the b
 thread 0 records it and marks what it inhibits. The ordering key (first spike ascending, potential
 descending, flat index ascending) is total, so the result equals the CPU's whatever the thread
 count.
+
+``kwta_topk`` runs one block per row and takes the k winners in k rounds of the same reduction;
+a round considers only the values ranked after the previous round's winner, so no array of taken
+flags is needed.
 """
 
 from __future__ import annotations
@@ -126,3 +130,53 @@ def kwta_dense(potentials: Any, first_spike: Any, k: int) -> Any:
     if host:
         return winners.copy_to_host()[:n, 0].copy()
     return winners[:n, 0]
+
+
+@cache
+def _topk_kernel(threads: int) -> Any:
+    @cuda.jit
+    def topk(values, k, out):
+        row = cuda.blockIdx.x
+        tid = cuda.threadIdx.x
+        s_val = cuda.shared.array(threads, float64)
+        s_idx = cuda.shared.array(threads, int64)
+        n = values.shape[1]
+        last_v, last_i = float64(0.0), int64(-1)
+        for r in range(k):
+            best_v, best_i = float64(0.0), int64(-1)
+            for j in range(tid, n, threads):
+                v = float64(values[row, j])
+                # ranked no later than the previous winner: taken already
+                if last_i >= 0 and not (v < last_v or (v == last_v and j > last_i)):
+                    continue
+                if best_i < 0 or v > best_v or (v == best_v and j < best_i):
+                    best_v, best_i = v, j
+            s_val[tid], s_idx[tid] = best_v, best_i
+            cuda.syncthreads()
+            half = threads // 2
+            while half > 0:
+                if tid < half:
+                    v, j = s_val[tid + half], s_idx[tid + half]
+                    if j >= 0 and (s_idx[tid] < 0 or v > s_val[tid]
+                                   or (v == s_val[tid] and j < s_idx[tid])):
+                        s_val[tid], s_idx[tid] = v, j
+                cuda.syncthreads()
+                half //= 2
+            last_v, last_i = s_val[0], s_idx[0]
+            if tid == 0:
+                out[row, r] = last_i
+            cuda.syncthreads()  # everyone has read the winner before the next round writes
+
+    return topk
+
+
+def kwta_topk(values: Any, k: int) -> Any:
+    """[B, N] values -> int64 [B, k] indices of each row's k largest, best first."""
+    threads = block_size("config.KWTA_THREADS", config.KWTA_THREADS)
+    if threads & (threads - 1):
+        raise ValueError(f"config.KWTA_THREADS: expected a power of two, got {threads}")
+    host = on_host(values)
+    d_values = to_device(values)
+    out = cuda.device_array((values.shape[0], k), dtype=np.int64)
+    _topk_kernel(threads)[values.shape[0], threads](d_values, k, out)
+    return back(out, host)
