@@ -33,6 +33,7 @@ from spikedefense.data.tensors import load_dataset
 from spikedefense.models.classifiers import make_classifier
 
 EPS = 0.3
+L2_EPS = 3.0
 
 #: Small budgets that keep each attack well under a second yet strong enough to break the model.
 FAST: dict[str, dict[str, Any]] = {
@@ -40,6 +41,7 @@ FAST: dict[str, dict[str, Any]] = {
     "rand-fgsm": {},
     "bim": {"steps": 5},
     "pgd": {"steps": 10, "alpha": 0.05},
+    "pgd-l2": {"steps": 10},
     "cw": {"steps": 20},
     "cw-strong": {"steps": 50, "lr": 0.1, "search_steps": 2},
     "apgd-ce": {"steps": 10},
@@ -135,7 +137,8 @@ def test_attack_contract(name: str, model: nn.Module, batch: tuple[torch.Tensor,
     state, modes = snapshot(net), flags(net)
     rng_state = torch.get_rng_state()
 
-    attack = make_attack(name, EPS, seed=1, **FAST[name])
+    eps = L2_EPS if name == "pgd-l2" else EPS  # an L2 ball of the L∞ radius moves nothing
+    attack = make_attack(name, eps, seed=1, **FAST[name])
     adv = attack(net, images, labels, batch_size=40)  # two batches
 
     assert torch.equal(torch.get_rng_state(), rng_state), "caller's RNG disturbed"
@@ -145,6 +148,8 @@ def test_attack_contract(name: str, model: nn.Module, batch: tuple[torch.Tensor,
     assert float(adv.min()) >= 0.0 and float(adv.max()) <= 1.0
     if attack.norm == "Linf":
         assert float((adv - images).abs().max()) <= EPS + 1e-6
+    if attack.bounded_l2:
+        assert float((adv - images).flatten(1).norm(dim=1).max()) <= eps + 1e-4
     clean_acc, adv_acc = accuracy(model, images, labels), accuracy(model, adv, labels)
     assert clean_acc > 0.7
     assert adv_acc < 0.5 * clean_acc, (name, clean_acc, adv_acc)
@@ -153,7 +158,7 @@ def test_attack_contract(name: str, model: nn.Module, batch: tuple[torch.Tensor,
     assert torch.equal(attack(net, images, labels, batch_size=40), adv)
     reference = copy.deepcopy(model).eval()
     assert torch.equal(
-        make_attack(name, EPS, seed=1, **FAST[name])(reference, images, labels, batch_size=40), adv
+        make_attack(name, eps, seed=1, **FAST[name])(reference, images, labels, batch_size=40), adv
     )
 
 
@@ -164,7 +169,7 @@ def test_params_record_everything(name: str) -> None:
     assert params["attack"] == attack.name == name
     assert params["epsilon"] == attack.epsilon == 0.25
     assert params["seed"] == 7 and params["norm"] == attack.norm
-    assert attack.norm == ("L2" if name.startswith("cw") else "Linf")
+    assert attack.norm == ("L2" if name.startswith("cw") or name == "pgd-l2" else "Linf")
     overridden = make_attack(name, 0.25, **FAST[name])
     for key, value in FAST[name].items():
         assert overridden.params[key] == value
@@ -220,6 +225,15 @@ def test_cw_is_unbounded(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> N
     # epsilon is recorded only: the L2 attack moves pixels much further than 0.01.
     assert float((adv - images).abs().max()) > 0.1
     assert accuracy(model, adv, labels) < 0.2
+
+
+def test_pgd_l2_with_the_whole_box_as_its_ball_breaks_every_image(
+    model: nn.Module, batch: tuple[torch.Tensor, ...]
+) -> None:
+    images, labels = batch
+    radius = float(images[0].numel()) ** 0.5
+    adv = make_attack("pgd-l2", radius, steps=30, alpha=2.5 * radius / 30)(model, images, labels)
+    assert accuracy(model, adv, labels) == 0.0
 
 
 def test_attack_runs_under_no_grad_and_progress(

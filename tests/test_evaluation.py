@@ -27,7 +27,7 @@ def test_sanity_checks_pass_on_a_healthy_curve():
     main = [
         _r("none", "fgsm", 0.3, "white-box", 20), _r("none", "pgd", 0.3, "white-box", 3),
         _r("d", "fgsm", 0.3, "gray-box", 90), _r("d", "pgd", 0.3, "white-box-adaptive", 10),
-        _r("none", "cw", 0.3, "white-box", 0.5),
+        _r("none", "cw-strong", 0.3, "white-box", 0.5),
         _r("d", "worst-case", 0.3, "white-box-adaptive", 5),
     ]  # fmt: skip
     checks = run_sanity_checks(main, sweep)
@@ -60,7 +60,7 @@ def test_sanity_checks_flag_gradient_masking():
     ]
     main = [_r("d", "fgsm", 0.3, "gray-box", 30), _r("d", "pgd", 0.3, "gray-box", 45),
             _r("d", "pgd", 0.3, "white-box-adaptive", 60),
-            _r("none", "cw", 0.3, "white-box", 40),
+            _r("none", "cw-strong", 0.3, "white-box", 40),
             # The worst case is below every attack by construction and must not hide the failure.
             _r("d", "worst-case", 0.3, "white-box-adaptive", 1)]  # fmt: skip
     failed = {c.name for c in run_sanity_checks(main, sweep) if not c.passed}
@@ -91,7 +91,8 @@ def test_evaluate_keeps_models_untouched_and_labels_threat_models():
     assert clf.training and vae.training
     threats = {(r.defense, r.attack, r.threat_model) for r in result.whitebox}
     assert threats == {("none", "none", "none"), ("defense-vae", "none", "none"),
-                       ("none", "fgsm", "white-box"), ("defense-vae", "fgsm", "gray-box"),
+                       ("none", "fgsm", "white-box"), ("none", "pgd-l2", "white-box"),
+                       ("defense-vae", "fgsm", "gray-box"),
                        ("defense-vae", "pgd", "white-box-adaptive"),
                        ("none", "worst-case", "white-box"),
                        ("defense-vae", "worst-case", "white-box-adaptive"),

@@ -174,9 +174,37 @@ def test_classifier_defense_runs_the_whole_harness_on_the_same_images(tmp_path) 
     worst = {r.params.get("threats", "all"): r for r in rows if r.attack == "worst-case"}
     assert set(worst) == {"all", "gray-box only"}
     assert worst["all"].accuracy <= worst["gray-box only"].accuracy
+    (unbounded,) = [r for r in rows if r.params.get("unbounded")]
+    assert (unbounded.attack, unbounded.threat_model, unbounded.n) == ("pgd-l2", "gray-box", 40)
+    assert unbounded.epsilon == pytest.approx(28.0)  # the whole box: √(28·28)
     paths = publish(tmp_path, result.whitebox, result.blackbox, result.sweep,
                     dataset="embedded", epsilon=0.3, command="test")  # fmt: skip
-    assert json.loads(paths["sanity.json"].read_text())["status"] == "ok"
+    sanity = json.loads(paths["sanity.json"].read_text())
+    assert sanity["status"] == "ok"
+    (check,) = [c for c in sanity["checks"] if c["name"] == "unbounded" and "L2" in c["subject"]]
+    assert check["passed"] == (unbounded.accuracy <= 5.0)
+
+
+def test_the_unbounded_l2_check_passes_on_an_honest_model() -> None:
+    from spikedefense.data import load_dataset
+    from spikedefense.evaluation import run_sanity_checks
+    from spikedefense.models import train_calibration_model
+
+    x, y = load_dataset("embedded", "train")
+    model, _ = train_calibration_model("cnn", x[:400], y[:400], validation=(x[520:600], y[520:600]),
+                                       epochs=2, progress=False)  # fmt: skip
+    config = EvaluationConfig("embedded", n_attack=40, n_sweep=8, sweep_steps=2,
+                              sweep_epsilons=(0.3,), graybox_attacks=("fgsm",),
+                              adaptive_attacks=(), query_attacks=(), substitute=None,
+                              attack_overrides={"pgd-l2": {"steps": 30}},
+                              command="test")  # fmt: skip
+    result = evaluate_defenses([calibration_defense("cnn", model)], x[400:520], y[400:520],
+                               config, progress=False)  # fmt: skip
+    (unbounded,) = [r for r in result.whitebox if r.params.get("unbounded")]
+    assert unbounded.accuracy <= 5.0
+    checks = [c for c in run_sanity_checks(result.whitebox, result.sweep)
+              if c.name == "unbounded"]  # fmt: skip
+    assert checks and all(c.passed for c in checks)
 
 
 def test_a_sanity_file_without_checks_is_an_error(tmp_path) -> None:

@@ -56,6 +56,7 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "rand-fgsm": ("rand_fgsm", "RandFGSM"),
     "bim": ("bim", "BIM"),
     "pgd": ("pgd", "PGD"),
+    "pgd-l2": ("pgd_l2", "PGDL2"),
     "cw": ("cw", "CW"),
     "cw-strong": ("cw", "CWStrong"),
     "apgd-ce": ("apgd", "APGDCE"),
@@ -179,6 +180,8 @@ class Attack:
 
     name: ClassVar[str] = "attack"
     norm: ClassVar[str] = "Linf"
+    #: An L2 attack whose ``epsilon`` is a real budget (projected onto), not recorded only.
+    bounded_l2: ClassVar[bool] = False
     #: Names of float hyper-parameters that may be 0 (the rest must be > 0).
     _may_be_zero: ClassVar[frozenset[str]] = frozenset()
     #: Allowed values of string hyper-parameters.
@@ -328,6 +331,10 @@ class Attack:
         x_adv = torch.where(finite, x_adv, x)
         if self.norm == "Linf":
             x_adv = torch.minimum(torch.maximum(x_adv, x - self.epsilon), x + self.epsilon)
+        elif self.bounded_l2:
+            delta = (x_adv - x).flatten(1)
+            scale = (self.epsilon / delta.norm(dim=1).clamp_min(1e-12)).clamp(max=1.0)
+            x_adv = x + (delta * scale[:, None]).view_as(x)
         return x_adv.clamp(0.0, 1.0)
 
 

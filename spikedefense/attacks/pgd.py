@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from .base import Attack, quiet_library_attack, require
 
-__all__ = ["PGD"]
+__all__ = ["PGD", "best_of_restarts"]
 
 
 class PGD(Attack):
@@ -59,20 +59,28 @@ class PGD(Attack):
             steps=h["steps"],
             random_start=h["random_start"],
         )
-        best = x.clone()
-        best_loss = torch.full((x.shape[0],), -float("inf"), device=x.device)
-        broken = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
-        for _ in range(h["restarts"]):
-            todo = torch.nonzero(~broken).flatten()
-            if todo.numel() == 0:
-                break
-            x_adv = attack(x[todo], y[todo])
-            with torch.no_grad():
-                logits = model(x_adv)
-                loss = F.cross_entropy(logits, y[todo], reduction="none")
-                fooled = logits.argmax(1) != y[todo]
-            take = fooled | (loss > best_loss[todo])
-            best[todo[take]] = x_adv[take].to(best.dtype)
-            best_loss[todo[take]] = loss[take]
-            broken[todo[fooled]] = True
-        return best
+        return best_of_restarts(model, attack, x, y, self.hyper["restarts"])
+
+
+def best_of_restarts(model: nn.Module, attack: Any, x: Tensor, y: Tensor,
+                     restarts: int) -> Tensor:  # fmt: skip
+    """Run ``attack`` (a torchattacks attack) ``restarts`` times: an image broken by any run
+    keeps its first misclassified result, later runs skip it; an unbroken one keeps the result
+    of highest cross-entropy."""
+    best = x.clone()
+    best_loss = torch.full((x.shape[0],), -float("inf"), device=x.device)
+    broken = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+    for _ in range(restarts):
+        todo = torch.nonzero(~broken).flatten()
+        if todo.numel() == 0:
+            break
+        x_adv = attack(x[todo], y[todo])
+        with torch.no_grad():
+            logits = model(x_adv)
+            loss = F.cross_entropy(logits, y[todo], reduction="none")
+            fooled = logits.argmax(1) != y[todo]
+        take = fooled | (loss > best_loss[todo])
+        best[todo[take]] = x_adv[take].to(best.dtype)
+        best_loss[todo[take]] = loss[take]
+        broken[todo[fooled]] = True
+    return best

@@ -74,6 +74,7 @@ class EvaluationConfig:
     substitute_lambda: float = 0.1
     substitute_epochs: int = 10
     batch_size: int = 250
+    unbounded_check: bool = True
     command: str = ""
 
     def __post_init__(self) -> None:
@@ -275,6 +276,22 @@ class _Runner:
                     self.score(self.result.whitebox, name, defense, attack, "gray-box",
                                adversarial, self.y, params)  # fmt: skip
 
+    def unbounded(self, name: str, classifier: nn.Module, defenses: Sequence[Defense]) -> None:
+        """PGD-L2 with the whole box as its ball (ε = √d, 100 steps unless overridden) on the
+        deployed classifier itself: every image is reachable, so it must break about all of
+        them; the sanity check ``unbounded`` reads this record."""
+        own = [NoDefense(classifier)] if self.baselines else [d for d in defenses if d.name == name]
+        if not self.config.unbounded_check or not own:
+            return
+        radius = math.sqrt(self.x[0].numel())
+        steps = int(self.config.attack_overrides.get("pgd-l2", {}).get("steps", 100))
+        adversarial, params = self.attack("pgd-l2", radius, classifier, self.x, self.y,
+                                          steps=steps, alpha=2.5 * radius / steps)  # fmt: skip
+        params["unbounded"] = True
+        threat = "white-box" if self.baselines else "gray-box"
+        self.score(self.result.whitebox, name, own[0], "pgd-l2", threat, adversarial, self.y,
+                   params)  # fmt: skip
+
     def adaptive(self, name: str, defenses: Sequence[Defense]) -> None:
         c = self.config
         x, y = self.x[self.subset], self.y[self.subset]
@@ -419,6 +436,7 @@ def evaluate(
         built = list(defenses.get(name, ()))
         runner.clean(name, classifier, built)
         runner.graybox(name, classifier, built)
+        runner.unbounded(name, classifier, built)
         runner.adaptive(name, built)
         runner.blackbox(name, classifier, built)
         runner.sweep(name, classifier, built)
