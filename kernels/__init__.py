@@ -14,6 +14,7 @@ data lives; results come back where the inputs were: NumPy in, NumPy out; device
 - :func:`conv_fire` - a conv layer of IF neurons, first spikes and their potentials in one call
   (the sleep step's layer), :func:`conv_fire_layout` - the weight layout it reads fastest
 - :func:`first_spike`, :func:`spikes_to_events`, :func:`events_to_spikes` - spike records
+- :func:`hebbian_update` - one minibatch of Krotov & Hopfield's fast unsupervised rule
 - :func:`available_backends`, :class:`BackendUnavailableError`, the parameter NamedTuples
 
 Modules load lazily: importing this package loads neither Numba nor torch.
@@ -25,11 +26,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .dispatch import REGISTRY, BackendUnavailableError, available_backends
-from .params import LIFParams, STDPParams, TadrosParams
+from .params import HebbianParams, LIFParams, STDPParams, TadrosParams
 
 if TYPE_CHECKING:  # pragma: no cover
     from .encode import bernoulli_encode
     from .fused import conv_fire, conv_fire_layout
+    from .hebbian import hebbian_update
     from .kwta import kwta_conv, kwta_dense, kwta_topk
     from .lif import lif_run
     from .propagate import propagate_conv2d, propagate_conv_transpose2d, propagate_dense
@@ -41,6 +43,7 @@ _LAZY = {**REGISTRY, "spikes_to_events": "record", "events_to_spikes": "record"}
 
 __all__ = [
     "BackendUnavailableError",
+    "HebbianParams",
     "LIFParams",
     "STDPParams",
     "TadrosParams",
@@ -50,6 +53,7 @@ __all__ = [
     "conv_fire_layout",
     "events_to_spikes",
     "first_spike",
+    "hebbian_update",
     "kwta_conv",
     "kwta_dense",
     "kwta_topk",

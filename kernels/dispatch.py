@@ -33,6 +33,7 @@ REGISTRY: dict[str, str] = {
     "stdp_dense": "stdp",
     "tadros_dense": "stdp",
     "first_spike": "record",
+    "hebbian_update": "hebbian",
     # the sleep step's layer: one fused pass on the CPU, the kernels above composed on CUDA
     "conv_fire": "fused",
     "conv_fire_layout": "fused",

@@ -295,6 +295,38 @@ def tadros_dense(
 
 
 # --------------------------------------------------------------------------------------------
+# Hebbian learning with competing hidden units
+# --------------------------------------------------------------------------------------------
+def hebbian_update(weight: np.ndarray, inputs: np.ndarray, p: float, k: int, delta: float,
+                   learning_rate: float, precision: float) -> np.ndarray:
+    """The notebook's minibatch lines (DimaKrotov/Biological_Learning), in weight's dtype.
+
+    One change: the notebook ranks with ``np.argsort(tot_input, axis=0)`` (ascending, ties in
+    no defined order) and reads rows ``hid - 1`` and ``hid - k``; here the ranking is a stable
+    sort of ``-tot_input``, rows 0 and k - 1: the same units, ties to the lowest index.
+    """
+    synapses = weight.copy()
+    hid, n_features = synapses.shape
+    num = inputs.shape[0]
+    dtype = synapses.dtype.type
+    inputs_t = np.transpose(inputs)
+    sig = np.sign(synapses)
+    tot_input = np.dot(sig * np.absolute(synapses) ** (p - 1), inputs_t)
+    y = np.argsort(-tot_input, axis=0, kind="stable")
+    yl = np.zeros((hid, num), dtype=synapses.dtype)
+    yl[y[0, :], np.arange(num)] = 1.0
+    yl[y[k - 1, :], np.arange(num)] = -dtype(delta)
+    xx = np.sum(np.multiply(yl, tot_input), 1)
+    ds = np.dot(yl, np.transpose(inputs_t)) - np.multiply(
+        np.tile(xx.reshape(xx.shape[0], 1), (1, n_features)), synapses)
+    nc = np.amax(np.absolute(ds))
+    if nc < precision:
+        nc = dtype(precision)
+    synapses += dtype(learning_rate) * np.true_divide(ds, nc)
+    return synapses
+
+
+# --------------------------------------------------------------------------------------------
 # Spike records
 # --------------------------------------------------------------------------------------------
 def first_spike(spikes: np.ndarray) -> np.ndarray:

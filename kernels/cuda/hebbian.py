@@ -1,0 +1,181 @@
+"""Hebbian learning with competing hidden units on the GPU.
+
+Fast rule: one thread per current ``I[b, h]`` (a dot product over the features), the ranking by
+:func:`~spikedefense.kernels.cuda.kwta.kwta_topk` (one block per sample), then the sparse
+update. The samples that give a unit a non-zero g are grouped by unit on the host (2 B indices
+come back; a counting sort, samples ascending within a unit, as on the CPU); one thread per
+weight then sums its unit's samples in that order, the blocks reduce ``max |ds|`` into one
+atomic maximum, and a last pass scales and adds. Products that feed a sum use the non-fusing
+multiply, so after the currents every step has the CPU's arithmetic and order.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import numpy as np
+from numba import cuda, float32, float64
+
+from ._device import back, launch, mul_rn, on_host, to_device
+from .kwta import kwta_topk
+
+
+@cuda.jit
+def _signed_power_kernel(weight, exponent, power, out):
+    i = cuda.grid(1)
+    if i >= out.size:
+        return
+    w = weight[i]
+    if power >= 1:
+        magnitude = abs(w)
+        value = w
+        for _ in range(power - 1):
+            value = value * magnitude
+        out[i] = value
+    elif w == 0:
+        out[i] = w
+    else:
+        magnitude = abs(w) ** exponent
+        out[i] = magnitude if w > 0 else -magnitude
+
+
+@cache
+def _currents_kernel(dtype: str) -> Any:
+    mul = mul_rn(dtype)
+
+    @cuda.jit
+    def currents(synaptic, inputs, out, zero):
+        i = cuda.grid(1)
+        n_units = synaptic.shape[0]
+        if i >= inputs.shape[0] * n_units:
+            return
+        b, h = i // n_units, i % n_units
+        acc = zero
+        for n in range(inputs.shape[1]):
+            acc += mul(synaptic[h, n], inputs[b, n])
+        out[b, h] = acc
+
+    return currents
+
+
+@cache
+def _xx_kernel(dtype: str) -> Any:
+    mul = mul_rn(dtype)
+
+    @cuda.jit
+    def unit_xx(starts, samples, hebbian, currents, anti, xx, zero, one):
+        u = cuda.grid(1)
+        if u >= xx.shape[0]:
+            return
+        acc = zero
+        for j in range(starts[u], starts[u + 1]):
+            g = one if hebbian[j] else anti
+            acc += mul(g, currents[samples[j], u])
+        xx[u] = acc
+
+    return unit_xx
+
+
+@cache
+def _deltas_kernel(dtype: str, threads: int) -> Any:
+    mul = mul_rn(dtype)
+    shared_type = float32 if dtype == "float32" else float64
+
+    @cuda.jit
+    def deltas(weight, inputs, starts, samples, hebbian, xx, anti, ds, norm, zero, one):
+        i = cuda.grid(1)
+        tid = cuda.threadIdx.x
+        s_max = cuda.shared.array(threads, shared_type)
+        n_features = weight.shape[1]
+        largest = zero
+        if i < weight.shape[0] * n_features:
+            u, n = i // n_features, i % n_features
+            acc = zero
+            for j in range(starts[u], starts[u + 1]):
+                g = one if hebbian[j] else anti
+                acc += mul(g, inputs[samples[j], n])
+            value = acc - mul(xx[u], weight[u, n])
+            ds[u, n] = value
+            largest = abs(value)
+        s_max[tid] = largest
+        cuda.syncthreads()
+        if tid == 0:
+            for t in range(1, threads):
+                largest = max(largest, s_max[t])
+            cuda.atomic.max(norm, 0, largest)
+
+    return deltas
+
+
+@cache
+def _step_kernel(dtype: str) -> Any:
+    mul = mul_rn(dtype)
+
+    @cuda.jit
+    def step(weight, ds, norm, precision, learning_rate, out):
+        i = cuda.grid(1)
+        if i >= out.size:
+            return
+        out[i] = weight[i] + mul(learning_rate, ds[i] / max(norm[0], precision))
+
+    return step
+
+
+def _synaptic_power(weight: Any, p: float) -> Any:
+    if p == 2.0:
+        return weight
+    exponent = p - 1.0
+    power = int(exponent) if exponent == int(exponent) and exponent >= 1.0 else 0
+    out = cuda.device_array(weight.shape, dtype=weight.dtype)
+    blocks, threads = launch(weight.size)
+    _signed_power_kernel[blocks, threads](weight.reshape(-1), weight.dtype.type(exponent), power,
+                                          out.reshape(-1))
+    return out
+
+
+def members(top: np.ndarray, kth: np.ndarray, n_units: int) -> tuple[np.ndarray, ...]:
+    """The CPU's grouping (:func:`~spikedefense.kernels.cpu.hebbian.members`) with NumPy:
+    ``samples[starts[u]:starts[u + 1]]`` give unit u a non-zero g, ascending; ``hebbian`` marks
+    g = 1 (else -delta); the k-th assignment wins where both fall on one unit (k = 1)."""
+    n_samples = top.shape[0]
+    units = np.stack([top, kth], axis=1).reshape(-1)  # sample-major: top_0, kth_0, top_1, ...
+    hebbian = np.tile(np.array([True, False]), n_samples)
+    samples = np.repeat(np.arange(n_samples, dtype=np.int64), 2)
+    keep = ~hebbian | np.repeat(top != kth, 2)
+    units, hebbian, samples = units[keep], hebbian[keep], samples[keep]
+    order = np.argsort(units, kind="stable")
+    starts = np.searchsorted(units[order], np.arange(n_units + 1)).astype(np.int64)
+    return starts, samples[order], hebbian[order]
+
+
+def hebbian_update(weight: Any, inputs: Any, p: float, k: int, delta: float,
+                   learning_rate: float, precision: float) -> Any:
+    """One minibatch of the fast rule: W [H, N], v [B, N] -> the new W [H, N]."""
+    host = on_host(weight, inputs)
+    d_weight, d_inputs = to_device(weight), to_device(inputs)
+    dtype = np.dtype(weight.dtype)
+    scalar, name = dtype.type, dtype.name
+    zero, one = scalar(0), scalar(1)
+    n_units, n_samples = weight.shape[0], inputs.shape[0]
+    currents = cuda.device_array((n_samples, n_units), dtype=dtype)
+    blocks, threads = launch(currents.size)
+    _currents_kernel(name)[blocks, threads](_synaptic_power(d_weight, p), d_inputs, currents,
+                                            zero)
+    ranked = kwta_topk(currents, k).copy_to_host()
+    starts, samples, hebbian = (cuda.to_device(a) for a in members(
+        np.ascontiguousarray(ranked[:, 0]), np.ascontiguousarray(ranked[:, k - 1]), n_units))
+    xx = cuda.device_array(n_units, dtype=dtype)
+    blocks, threads = launch(n_units)
+    _xx_kernel(name)[blocks, threads](starts, samples, hebbian, currents, scalar(-delta), xx,
+                                      zero, one)
+    ds = cuda.device_array(weight.shape, dtype=dtype)
+    norm = cuda.to_device(np.zeros(1, dtype=dtype))
+    blocks, threads = launch(weight.size)
+    _deltas_kernel(name, threads)[blocks, threads](d_weight, d_inputs, starts, samples, hebbian,
+                                                   xx, scalar(-delta), ds, norm, zero, one)
+    out = cuda.device_array(weight.shape, dtype=dtype)
+    _step_kernel(name)[blocks, threads](d_weight.reshape(-1), ds.reshape(-1), norm,
+                                         scalar(precision), scalar(learning_rate),
+                                         out.reshape(-1))
+    return back(out, host)
