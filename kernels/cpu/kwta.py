@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-#: Below this many values per call, one thread ranks faster than a parallel region starts.
-TOPK_PARALLEL_MIN = 1 << 15
+#: Below this much work per call (values times the heap depth, log2 k), one thread ranks faster
+#: than a parallel region starts, and far faster where another process holds a core.
+TOPK_PARALLEL_MIN = 1 << 20
 
 
 @njit(cache=True, nogil=True)
@@ -185,6 +186,6 @@ def _topk_parallel(values, k):
 
 def kwta_topk(values: np.ndarray, k: int) -> np.ndarray:
     """[B, N] values -> int64 [B, k] indices of each row's k largest, best first."""
-    if values.size < TOPK_PARALLEL_MIN or values.shape[0] == 1:
+    if values.size * max(1, k.bit_length()) < TOPK_PARALLEL_MIN or values.shape[0] == 1:
         return _topk_serial(values, k)
     return _topk_parallel(values, k)
