@@ -14,7 +14,9 @@ data lives; results come back where the inputs were: NumPy in, NumPy out; device
 - :func:`conv_fire` - a conv layer of IF neurons, first spikes and their potentials in one call
   (the sleep step's layer), :func:`conv_fire_layout` - the weight layout it reads fastest
 - :func:`first_spike`, :func:`spikes_to_events`, :func:`events_to_spikes` - spike records
-- :func:`hebbian_update` - one minibatch of Krotov & Hopfield's fast unsupervised rule
+- :func:`hebbian_update` - one minibatch of Krotov & Hopfield's fast unsupervised rule;
+  :func:`competing_steady_state` (-> :class:`SteadyState`), :func:`competing_update` - the slow
+  rule of competing hidden units: steady-state rates, then one Euler step of the weights
 - :func:`available_backends`, :class:`BackendUnavailableError`, the parameter NamedTuples
 
 Modules load lazily: importing this package loads neither Numba nor torch.
@@ -26,12 +28,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .dispatch import REGISTRY, BackendUnavailableError, available_backends
-from .params import HebbianParams, LIFParams, STDPParams, TadrosParams
+from .params import CompetingParams, HebbianParams, LIFParams, STDPParams, TadrosParams
 
 if TYPE_CHECKING:  # pragma: no cover
     from .encode import bernoulli_encode
     from .fused import conv_fire, conv_fire_layout
-    from .hebbian import hebbian_update
+    from .hebbian import SteadyState, competing_steady_state, competing_update, hebbian_update
     from .kwta import kwta_conv, kwta_dense, kwta_topk
     from .lif import lif_run
     from .propagate import propagate_conv2d, propagate_conv_transpose2d, propagate_dense
@@ -39,16 +41,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from .stdp import stdp_conv, stdp_conv_into, stdp_dense, tadros_dense
 
 # The public front ends live in modules named like the backend files that implement them.
-_LAZY = {**REGISTRY, "spikes_to_events": "record", "events_to_spikes": "record"}
+_LAZY = {**REGISTRY, "spikes_to_events": "record", "events_to_spikes": "record",
+         "SteadyState": "hebbian"}
 
 __all__ = [
     "BackendUnavailableError",
+    "CompetingParams",
     "HebbianParams",
     "LIFParams",
     "STDPParams",
+    "SteadyState",
     "TadrosParams",
     "available_backends",
     "bernoulli_encode",
+    "competing_steady_state",
+    "competing_update",
     "conv_fire",
     "conv_fire_layout",
     "events_to_spikes",

@@ -34,6 +34,8 @@ REGISTRY: dict[str, str] = {
     "tadros_dense": "stdp",
     "first_spike": "record",
     "hebbian_update": "hebbian",
+    "competing_steady_state": "hebbian",
+    "competing_update": "hebbian",
     # the sleep step's layer: one fused pass on the CPU, the kernels above composed on CUDA
     "conv_fire": "fused",
     "conv_fire_layout": "fused",

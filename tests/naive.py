@@ -326,6 +326,49 @@ def hebbian_update(weight: np.ndarray, inputs: np.ndarray, p: float, k: int, del
     return synapses
 
 
+def competing_steady_state(currents: np.ndarray, w_inh: float, tau_r: float, dt: float,
+                           tolerance: float, max_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Euler steps of ``tau_r dh/dt = I - w_inh * sum_{nu != mu} relu(h_nu) - h``, one sample
+    and one unit at a time in Python floats (float64), from h = 0; a state is accepted when
+    the largest change its step would make is below ``tolerance``."""
+    rates = np.full(currents.shape, np.nan, dtype=currents.dtype)
+    steps = np.full(currents.shape[0], -1, dtype=np.int64)
+    dt_over_tau = dt / tau_r
+    for b, row in enumerate(currents):
+        current = [float(x) for x in row]
+        h = [0.0] * len(current)
+        for step in range(max_steps + 1):
+            total = 0.0
+            for x in h:
+                total += max(x, 0.0)
+            change = [dt_over_tau * (i - w_inh * (total - max(x, 0.0)) - x)
+                      for i, x in zip(current, h, strict=True)]
+            if not all(np.isfinite(c) for c in change):
+                break
+            if max(abs(c) for c in change) < tolerance:
+                rates[b] = h
+                steps[b] = step
+                break
+            h = [x + c for x, c in zip(h, change, strict=True)]
+    return rates, steps
+
+
+def competing_update(weight: np.ndarray, inputs: np.ndarray, rates: np.ndarray, h_star: float,
+                     delta: float, tau_w: float, dt_w: float) -> np.ndarray:
+    """``W + (dt_w / tau_w) * sum_b g(h_b) (v_b - (W . v_b) W)``, sample by sample, unit by
+    unit, in weight's dtype."""
+    dtype = weight.dtype.type
+    change = np.zeros_like(weight)
+    for b in range(inputs.shape[0]):
+        v = inputs[b]
+        for mu in range(weight.shape[0]):
+            h = float(rates[b, mu])
+            g = 0.0 if h <= 0.0 else (-delta if h < h_star else 1.0)
+            if g != 0.0:
+                change[mu] += dtype(g) * (v - np.dot(weight[mu], v) * weight[mu])
+    return weight + dtype(dt_w / tau_w) * change
+
+
 # --------------------------------------------------------------------------------------------
 # Spike records
 # --------------------------------------------------------------------------------------------

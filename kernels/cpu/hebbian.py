@@ -6,6 +6,10 @@ sample and only the rows of units that some sample ranked change (every other ro
 ``0 - 0 * W = 0``). The scatter groups the samples by unit (a counting sort, samples in
 ascending order within a unit) and runs the units in parallel; each unit sums its samples in
 ascending order, which is the order the CUDA kernels use.
+
+Slow rule: each sample's rates relax on their own (rows in parallel), in float64, two passes
+over the units per Euler step (the step's largest change, then the step itself); the weight step
+visits, per unit, only the samples where g(h) != 0 (few: inhibition silences most units).
 """
 
 from __future__ import annotations
@@ -188,3 +192,125 @@ def hebbian_update(weight: np.ndarray, inputs: np.ndarray, p: float, k: int, del
     deltas = _deltas_serial if units.size * weight.shape[1] < PARALLEL_MIN else _deltas_parallel
     ds, row_max = deltas(units, weight, inputs, currents, starts, samples, hebbian, dtype(-delta))
     return _step(weight, units, ds, row_max, dtype(learning_rate), dtype(precision))
+
+
+# --------------------------------------------------------------------------------------------
+# slow rule: steady-state rates, then one Euler step of the weights
+# --------------------------------------------------------------------------------------------
+@njit(inline="always")
+def _relax_row(current, h, w_inh, dt_over_tau, tolerance, max_steps):
+    """Euler steps from h = 0 (``h``: float64 scratch [H]) until the largest change of a step
+    is below ``tolerance``; returns the steps taken, h left at the state that passed the test,
+    or -1 (not converged in ``max_steps``, or the state overflowed)."""
+    h[:] = 0.0
+    total = 0.0  # sum of relu(h), the O(H) form of sum over nu != mu: total - relu(h_mu)
+    for step in range(max_steps + 1):
+        largest = 0.0
+        for mu in range(h.shape[0]):
+            x = h[mu]
+            change = dt_over_tau * (current[mu] - w_inh * (total - max(x, 0.0)) - x)
+            if not np.isfinite(change):
+                return -1
+            largest = max(largest, abs(change))
+        if largest < tolerance:
+            return step
+        if step == max_steps:
+            return -1
+        next_total = 0.0
+        for mu in range(h.shape[0]):
+            x = h[mu]
+            x = x + dt_over_tau * (current[mu] - w_inh * (total - max(x, 0.0)) - x)
+            h[mu] = x
+            next_total += max(x, 0.0)
+        total = next_total
+    return -1
+
+
+@njit(inline="always")
+def _relax_into(currents, b, w_inh, dt_over_tau, tolerance, max_steps, rates, steps):
+    h = np.empty(currents.shape[1], dtype=np.float64)
+    taken = _relax_row(currents[b].astype(np.float64), h, w_inh, dt_over_tau, tolerance,
+                       max_steps)
+    steps[b] = taken
+    for mu in range(h.shape[0]):
+        rates[b, mu] = h[mu] if taken >= 0 else np.nan
+
+
+@njit(cache=True, nogil=True)
+def _steady_serial(currents, w_inh, dt_over_tau, tolerance, max_steps):
+    rates = np.empty_like(currents)
+    steps = np.empty(currents.shape[0], dtype=np.int64)
+    for b in range(currents.shape[0]):
+        _relax_into(currents, b, w_inh, dt_over_tau, tolerance, max_steps, rates, steps)
+    return rates, steps
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _steady_parallel(currents, w_inh, dt_over_tau, tolerance, max_steps):
+    rates = np.empty_like(currents)
+    steps = np.empty(currents.shape[0], dtype=np.int64)
+    for b in prange(currents.shape[0]):
+        _relax_into(currents, b, w_inh, dt_over_tau, tolerance, max_steps, rates, steps)
+    return rates, steps
+
+
+def competing_steady_state(currents: np.ndarray, w_inh: float, dt_over_tau: float,
+                           tolerance: float, max_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """currents [B, H] -> (rates [B, H] in currents' dtype, NaN rows where not converged;
+    steps taken int64 [B], -1 where not converged). Computed in float64."""
+    # a row costs at least one pass over its units, usually thousands
+    relax = _steady_serial if currents.shape[0] == 1 or currents.size < 4096 else _steady_parallel
+    return relax(currents, float(w_inh), float(dt_over_tau), float(tolerance), int(max_steps))
+
+
+@njit(inline="always")
+def gain(h, h_star, delta):
+    """g(h): 0 for h <= 0 (silent), -delta for 0 < h < h_star (anti-Hebbian), 1 from h_star."""
+    if h <= 0.0:
+        return 0.0
+    if h < h_star:
+        return -delta
+    return 1.0
+
+
+@njit(inline="always")
+def _competing_row(mu, weight, inputs, rates, h_star, delta, step, new):
+    row = new[mu]
+    zero = weight.dtype.type(0)
+    row[:] = zero
+    for b in range(inputs.shape[0]):
+        g = weight.dtype.type(gain(rates[b, mu], h_star, delta))
+        if g == zero:
+            continue
+        dot = zero
+        for n in range(weight.shape[1]):
+            dot += weight[mu, n] * inputs[b, n]
+        for n in range(weight.shape[1]):
+            row[n] += g * (inputs[b, n] - dot * weight[mu, n])
+    for n in range(weight.shape[1]):
+        row[n] = weight[mu, n] + step * row[n]
+
+
+@njit(cache=True, nogil=True)
+def _competing_serial(weight, inputs, rates, h_star, delta, step):
+    new = np.empty_like(weight)
+    for mu in range(weight.shape[0]):
+        _competing_row(mu, weight, inputs, rates, h_star, delta, step, new)
+    return new
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _competing_parallel(weight, inputs, rates, h_star, delta, step):
+    new = np.empty_like(weight)
+    for mu in prange(weight.shape[0]):
+        _competing_row(mu, weight, inputs, rates, h_star, delta, step, new)
+    return new
+
+
+def competing_update(weight: np.ndarray, inputs: np.ndarray, rates: np.ndarray, h_star: float,
+                     delta: float, step: float) -> np.ndarray:
+    """W [H, N], v [B, N], steady rates [B, H] -> W + step * sum_b g(h_b) (v_b - (W.v_b) W)."""
+    active = int(np.count_nonzero(rates > 0.0))  # (sample, unit) pairs with g != 0
+    work = weight.size + active * 2 * weight.shape[1]
+    update = _competing_serial if work < PARALLEL_MIN else _competing_parallel
+    return update(weight, inputs, rates, float(h_star), float(delta), weight.dtype.type(step))

@@ -7,17 +7,22 @@ come back; a counting sort, samples ascending within a unit, as on the CPU); one
 weight then sums its unit's samples in that order, the blocks reduce ``max |ds|`` into one
 atomic maximum, and a last pass scales and adds. Products that feed a sum use the non-fusing
 multiply, so after the currents every step has the CPU's arithmetic and order.
+
+Slow rule: one thread per sample relaxes its rates (float64, the CPU's order of operations, so
+both give the same bits and the same step counts); the weight step computes the dot products
+``W_mu . v_b`` where g != 0, then one thread per weight sums its samples in order.
 """
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from typing import Any
 
 import numpy as np
 from numba import cuda, float32, float64
 
-from ._device import back, launch, mul_rn, on_host, to_device
+from ._device import MUL64, back, launch, mul_rn, on_host, to_device
 from .kwta import kwta_topk
 
 
@@ -178,4 +183,136 @@ def hebbian_update(weight: Any, inputs: Any, p: float, k: int, delta: float,
     _step_kernel(name)[blocks, threads](d_weight.reshape(-1), ds.reshape(-1), norm,
                                          scalar(precision), scalar(learning_rate),
                                          out.reshape(-1))
+    return back(out, host)
+
+
+# --------------------------------------------------------------------------------------------
+# slow rule
+# --------------------------------------------------------------------------------------------
+@cuda.jit(device=True)
+def _change(current, x, total, w_inh, dt_over_tau):
+    return MUL64(dt_over_tau, current - MUL64(w_inh, total - max(x, 0.0)) - x)
+
+
+@cuda.jit
+def _relax_kernel(currents, w_inh, dt_over_tau, tolerance, max_steps, h, rates, steps):
+    b = cuda.grid(1)
+    if b >= currents.shape[0]:
+        return
+    n_units = currents.shape[1]
+    for mu in range(n_units):
+        h[b, mu] = 0.0
+    total = 0.0
+    taken = -1
+    for step in range(max_steps + 1):
+        largest = 0.0
+        finite = True
+        for mu in range(n_units):
+            change = _change(float64(currents[b, mu]), h[b, mu], total, w_inh, dt_over_tau)
+            if not math.isfinite(change):
+                finite = False
+                break
+            largest = max(largest, abs(change))
+        if not finite:
+            break
+        if largest < tolerance:
+            taken = step
+            break
+        if step == max_steps:
+            break
+        next_total = 0.0
+        for mu in range(n_units):
+            x = h[b, mu]
+            x = x + _change(float64(currents[b, mu]), x, total, w_inh, dt_over_tau)
+            h[b, mu] = x
+            next_total += max(x, 0.0)
+        total = next_total
+    steps[b] = taken
+    for mu in range(n_units):
+        rates[b, mu] = h[b, mu] if taken >= 0 else math.nan
+
+
+def competing_steady_state(currents: Any, w_inh: float, dt_over_tau: float, tolerance: float,
+                           max_steps: int) -> tuple[Any, Any]:
+    """currents [B, H] -> (rates [B, H], NaN rows where not converged; int64 steps [B], -1
+    where not converged). One thread per sample walks its Euler steps in the CPU's order."""
+    host = on_host(currents)
+    d_currents = to_device(currents)
+    h = cuda.device_array(currents.shape, dtype=np.float64)
+    rates = cuda.device_array(currents.shape, dtype=currents.dtype)
+    steps = cuda.device_array(currents.shape[0], dtype=np.int64)
+    blocks, threads = launch(currents.shape[0])
+    _relax_kernel[blocks, threads](d_currents, w_inh, dt_over_tau, tolerance, max_steps, h,
+                                   rates, steps)
+    return back(rates, host), back(steps, host)
+
+
+@cuda.jit(device=True)
+def _gain(h, h_star, zero, anti, one):
+    """g(h) in the weight's dtype: zero for h <= 0, anti (= -delta) below h_star, else one."""
+    if h <= 0.0:
+        return zero
+    if h < h_star:
+        return anti
+    return one
+
+
+@cache
+def _dots_kernel(dtype: str) -> Any:
+    mul = mul_rn(dtype)
+
+    @cuda.jit
+    def dots(weight, inputs, rates, out, zero):
+        """``W_mu . v_b`` where g(h_b,mu) != 0 (elsewhere it is not needed)."""
+        i = cuda.grid(1)
+        n_units = weight.shape[0]
+        if i >= inputs.shape[0] * n_units:
+            return
+        b, mu = i // n_units, i % n_units
+        acc = zero
+        if rates[b, mu] > 0.0:
+            for n in range(weight.shape[1]):
+                acc += mul(weight[mu, n], inputs[b, n])
+        out[b, mu] = acc
+
+    return dots
+
+
+@cache
+def _competing_kernel(dtype: str) -> Any:
+    mul = mul_rn(dtype)
+
+    @cuda.jit
+    def competing(weight, inputs, rates, dots, h_star, step, out, zero, anti, one):
+        i = cuda.grid(1)
+        n_features = weight.shape[1]
+        if i >= weight.shape[0] * n_features:
+            return
+        mu, n = i // n_features, i % n_features
+        w = weight[mu, n]
+        acc = zero
+        for b in range(inputs.shape[0]):
+            g = _gain(float64(rates[b, mu]), h_star, zero, anti, one)
+            if g != zero:
+                acc += mul(g, inputs[b, n] - mul(dots[b, mu], w))
+        out[mu, n] = w + mul(step, acc)
+
+    return competing
+
+
+def competing_update(weight: Any, inputs: Any, rates: Any, h_star: float, delta: float,
+                     step: float) -> Any:
+    """W [H, N], v [B, N], steady rates [B, H] -> W + step * sum_b g(h_b) (v_b - (W.v_b) W)."""
+    host = on_host(weight, inputs, rates)
+    d_weight, d_inputs, d_rates = to_device(weight), to_device(inputs), to_device(rates)
+    dtype = np.dtype(weight.dtype)
+    zero = dtype.type(0)
+    dots = cuda.device_array((inputs.shape[0], weight.shape[0]), dtype=dtype)
+    blocks, threads = launch(dots.size)
+    _dots_kernel(dtype.name)[blocks, threads](d_weight, d_inputs, d_rates, dots, zero)
+    out = cuda.device_array(weight.shape, dtype=dtype)
+    blocks, threads = launch(weight.size)
+    _competing_kernel(dtype.name)[blocks, threads](d_weight, d_inputs, d_rates, dots,
+                                                   float(h_star), dtype.type(step), out, zero,
+                                                   dtype.type(-delta), dtype.type(1))
     return back(out, host)
