@@ -18,8 +18,9 @@ Slow rule (the thesis of seed 003's slides, andreazanola98/Bio-Networks), in two
 :func:`competing_steady_state` relaxes the hidden rates of each sample,
 ``tau_r dh_mu/dt = I_mu - w_inh * sum_{nu != mu} relu(h_nu) - h_mu``, by explicit Euler steps
 ``h += (dt / tau_r) * (...)`` from h = 0 (the thesis starts each sample from the previous one's
-state) until the largest change in one step, ``max_mu |h_mu(t + dt) - h_mu(t)|``, is below
-``tolerance``; then :func:`competing_update` takes one Euler step of
+state) until the largest change the next step would make, ``max_mu |h_mu(t + dt) - h_mu(t)|``
+(= ``dt * max |dh/dt|``), is below ``tolerance``: that state is returned, the step not taken.
+Then :func:`competing_update` takes one Euler step of
 ``tau_w dW_mu/dt = sum_b g(h_b,mu) [v_b - (W_mu . v_b) W_mu]``: the batch is **summed** (each
 sample adds its own thesis step from the same W; one sample is exactly the thesis' step).
 """
@@ -35,7 +36,7 @@ from .params import CompetingParams, HebbianParams, check_competing_params, chec
 #: Said when rates hold a NaN row, the mark of a sample whose steady state was not found.
 NOT_CONVERGED = ("a NaN row of rates is a sample whose steady state did not converge "
                  "(steps_taken -1 in competing_steady_state): leave it out, or raise "
-                 "params.max_steps / lower params.dt")
+                 "params.max_steps (lower params.dt where the rates oscillate or overflow)")
 
 
 class SteadyState(NamedTuple):

@@ -97,3 +97,71 @@ def test_sleep_step_agrees_with_torch(report: dict) -> None:
     assert check["post_first_spike_equal"]
     assert check["weights_allclose"]
     assert check["weights_changed"] > 0
+
+
+# --------------------------------------------------------------------------------------------
+# the Hebbian-layer benchmark
+# --------------------------------------------------------------------------------------------
+HEBBIAN_SCRIPT = ROOT / "benchmarks" / "bench_hebbian.py"
+HEBBIAN_PEERS = {"fast": ("torch", "torch_topk"), "slow": ("numpy",), "topk": ("torch",)}
+
+
+@pytest.fixture(scope="module")
+def hebbian_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("bench_hebbian")
+    env = dict(os.environ)
+    env.pop("NUMBA_ENABLE_CUDASIM", None)
+    proc = subprocess.run(
+        [sys.executable, str(HEBBIAN_SCRIPT), "--quick", "--threads", "1,2", "--out", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "| case | implementation | images/s |" in proc.stdout
+    text = (out / "bench_hebbian.md").read_text(encoding="utf-8")
+    assert text.startswith("# Hebbian-layer benchmarks")
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".tmp-")]
+    return json.loads((out / "bench_hebbian.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow
+def test_hebbian_provenance_and_timings(hebbian_report: dict) -> None:
+    assert hebbian_report["backend"] == "cpu" and hebbian_report["quick"] is True
+    assert "--quick" in hebbian_report["command"]
+    workloads = hebbian_report["runs"]["cpu"]["workloads"]
+    assert set(workloads) == set(HEBBIAN_PEERS)
+    for name, work in workloads.items():
+        assert sorted({case["threads"] for case in work["cases"]}) == [1, 2], name
+        for case in work["cases"]:
+            impls = case["implementations"]
+            assert set(impls) == {"ours", *HEBBIAN_PEERS[name]}, (name, case["label"])
+            for impl, stats in impls.items():
+                assert 0 < stats["min_s"] <= stats["median_s"] <= stats["max_s"], (name, impl)
+                assert stats["compile_s"] == pytest.approx(
+                    max(stats["first_call_s"] - stats["median_s"], 0.0))
+            for peer in HEBBIAN_PEERS[name]:
+                assert case["ratios"][f"{peer}/ours"] == pytest.approx(
+                    impls[peer]["median_s"] / impls["ours"]["median_s"])
+            if name != "topk":
+                images = case.get("images_per_pass", work["sizes"].get("batch"))
+                assert case["images_per_s"]["ours"] == pytest.approx(
+                    images / impls["ours"]["median_s"])
+    fast_targets = workloads["fast"]["targets"]
+    assert set(fast_targets) == {f"torch/ours >= 1.5 at p=3 k=7, threads={t}" for t in (1, 2)}
+
+
+@pytest.mark.slow
+def test_hebbian_results_agree(hebbian_report: dict) -> None:
+    workloads = hebbian_report["runs"]["cpu"]["workloads"]
+    for case in workloads["fast"]["cases"]:
+        checks = case["checks"]
+        assert checks["rows_changed_by_training"] > 0
+        for peer in HEBBIAN_PEERS["fast"]:
+            assert checks[peer]["allclose_rtol_1e-4"], (case["label"], checks)
+            assert checks[peer]["max_rel_diff"] < 1e-5
+    for case in workloads["slow"]["cases"]:
+        checks = case["checks"]
+        batch = workloads["slow"]["sizes"]["batch"]
+        assert checks["converged_ours"] == checks["converged_numpy"] == batch
+        assert checks["max_abs_step_difference"] <= 1
+        assert checks["rates_max_abs_diff"] < 1e-3
+        assert checks["weights_max_rel_diff"] < 1e-6
+    assert all(case["checks"]["indices_equal_torch_topk"] for case in workloads["topk"]["cases"])

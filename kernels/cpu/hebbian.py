@@ -4,8 +4,8 @@ The fast rule's currents are one BLAS product; everything after it is sparse: pe
 the top unit and the k-th unit have g != 0, so ``g @ v`` is a scatter of two input rows per
 sample and only the rows of units that some sample ranked change (every other row of ``ds`` is
 ``0 - 0 * W = 0``). The scatter groups the samples by unit (a counting sort, samples in
-ascending order within a unit) and runs the units in parallel; each unit sums its samples in
-ascending order, which is the order the CUDA kernels use.
+ascending order within a unit) and runs the units in parallel when there is enough work; each
+unit sums its samples in ascending order, which is the order the CUDA kernels use.
 
 Slow rule: each sample's rates relax on their own (rows in parallel), in float64, two passes
 over the units per Euler step (the step's largest change, then the step itself); the weight step
