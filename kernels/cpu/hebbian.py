@@ -7,8 +7,9 @@ sample and only the rows of units that some sample ranked change (every other ro
 ascending order within a unit) and runs the units in parallel when there is enough work; each
 unit sums its samples in ascending order, which is the order the CUDA kernels use.
 
-Slow rule: each sample's rates relax on their own (rows in parallel), in float64, two passes
-over the units per Euler step (the step's largest change, then the step itself); the weight step
+Slow rule: each sample's rates relax on their own (rows in parallel), in float64, one pass over
+the units per Euler step (the next state into a second buffer, and the step's largest change,
+which decides whether the current state is the steady one); the weight step
 visits, per unit, only the samples where g(h) != 0 (few: inhibition silences most units).
 """
 
@@ -199,41 +200,41 @@ def hebbian_update(weight: np.ndarray, inputs: np.ndarray, p: float, k: int, del
 # --------------------------------------------------------------------------------------------
 @njit(inline="always")
 def _relax_row(current, h, w_inh, dt_over_tau, tolerance, max_steps):
-    """Euler steps from h = 0 (``h``: float64 scratch [H]) until the largest change of a step
-    is below ``tolerance``; returns the steps taken, h left at the state that passed the test,
-    or -1 (not converged in ``max_steps``, or the state overflowed)."""
-    h[:] = 0.0
+    """Euler steps from h = 0 until the largest change of a step is below ``tolerance``.
+
+    ``h``: float64 scratch ``[2, H]``, the state and the next state (one pass per step computes
+    the next state and the step's largest change; the state that passes the test is the one
+    kept). Returns ``(steps taken, row of h holding that state)``, or ``(-1, 0)`` when the
+    state did not converge in ``max_steps`` or overflowed."""
+    h[0, :] = 0.0
     total = 0.0  # sum of relu(h), the O(H) form of sum over nu != mu: total - relu(h_mu)
     for step in range(max_steps + 1):
+        now, nxt = h[step % 2], h[(step + 1) % 2]
         largest = 0.0
-        for mu in range(h.shape[0]):
-            x = h[mu]
+        next_total = 0.0
+        for mu in range(now.shape[0]):
+            x = now[mu]
             change = dt_over_tau * (current[mu] - w_inh * (total - max(x, 0.0)) - x)
             if not np.isfinite(change):
-                return -1
+                return -1, 0
             largest = max(largest, abs(change))
-        if largest < tolerance:
-            return step
-        if step == max_steps:
-            return -1
-        next_total = 0.0
-        for mu in range(h.shape[0]):
-            x = h[mu]
-            x = x + dt_over_tau * (current[mu] - w_inh * (total - max(x, 0.0)) - x)
-            h[mu] = x
+            x = x + change
+            nxt[mu] = x
             next_total += max(x, 0.0)
+        if largest < tolerance:
+            return step, step % 2
         total = next_total
-    return -1
+    return -1, 0
 
 
 @njit(inline="always")
 def _relax_into(currents, b, w_inh, dt_over_tau, tolerance, max_steps, rates, steps):
-    h = np.empty(currents.shape[1], dtype=np.float64)
-    taken = _relax_row(currents[b].astype(np.float64), h, w_inh, dt_over_tau, tolerance,
-                       max_steps)
+    h = np.empty((2, currents.shape[1]), dtype=np.float64)
+    taken, row = _relax_row(currents[b].astype(np.float64), h, w_inh, dt_over_tau, tolerance,
+                            max_steps)
     steps[b] = taken
-    for mu in range(h.shape[0]):
-        rates[b, mu] = h[mu] if taken >= 0 else np.nan
+    for mu in range(h.shape[1]):
+        rates[b, mu] = h[row, mu] if taken >= 0 else np.nan
 
 
 @njit(cache=True, nogil=True)

@@ -189,47 +189,42 @@ def hebbian_update(weight: Any, inputs: Any, p: float, k: int, delta: float,
 # --------------------------------------------------------------------------------------------
 # slow rule
 # --------------------------------------------------------------------------------------------
-@cuda.jit(device=True)
-def _change(current, x, total, w_inh, dt_over_tau):
-    return MUL64(dt_over_tau, current - MUL64(w_inh, total - max(x, 0.0)) - x)
-
-
 @cuda.jit
 def _relax_kernel(currents, w_inh, dt_over_tau, tolerance, max_steps, h, rates, steps):
+    """One sample per thread; ``h [2, B, H]`` holds its state and next state, as on the CPU."""
     b = cuda.grid(1)
     if b >= currents.shape[0]:
         return
     n_units = currents.shape[1]
     for mu in range(n_units):
-        h[b, mu] = 0.0
+        h[0, b, mu] = 0.0
     total = 0.0
-    taken = -1
+    taken, kept = -1, 0
     for step in range(max_steps + 1):
+        now, nxt = step % 2, (step + 1) % 2
         largest = 0.0
+        next_total = 0.0
         finite = True
         for mu in range(n_units):
-            change = _change(float64(currents[b, mu]), h[b, mu], total, w_inh, dt_over_tau)
+            x = h[now, b, mu]
+            change = MUL64(dt_over_tau, float64(currents[b, mu])
+                           - MUL64(w_inh, total - max(x, 0.0)) - x)
             if not math.isfinite(change):
                 finite = False
                 break
             largest = max(largest, abs(change))
+            x = x + change
+            h[nxt, b, mu] = x
+            next_total += max(x, 0.0)
         if not finite:
             break
         if largest < tolerance:
-            taken = step
+            taken, kept = step, now
             break
-        if step == max_steps:
-            break
-        next_total = 0.0
-        for mu in range(n_units):
-            x = h[b, mu]
-            x = x + _change(float64(currents[b, mu]), x, total, w_inh, dt_over_tau)
-            h[b, mu] = x
-            next_total += max(x, 0.0)
         total = next_total
     steps[b] = taken
     for mu in range(n_units):
-        rates[b, mu] = h[b, mu] if taken >= 0 else math.nan
+        rates[b, mu] = h[kept, b, mu] if taken >= 0 else math.nan
 
 
 def competing_steady_state(currents: Any, w_inh: float, dt_over_tau: float, tolerance: float,
@@ -238,7 +233,7 @@ def competing_steady_state(currents: Any, w_inh: float, dt_over_tau: float, tole
     where not converged). One thread per sample walks its Euler steps in the CPU's order."""
     host = on_host(currents)
     d_currents = to_device(currents)
-    h = cuda.device_array(currents.shape, dtype=np.float64)
+    h = cuda.device_array((2, *currents.shape), dtype=np.float64)
     rates = cuda.device_array(currents.shape, dtype=currents.dtype)
     steps = cuda.device_array(currents.shape[0], dtype=np.int64)
     blocks, threads = launch(currents.shape[0])
