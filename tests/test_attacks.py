@@ -310,18 +310,18 @@ def _bad_inputs(
     wrong = labels.clone()
     wrong[3] = 10
     return [
-        ("3-D images", images[:, 0], labels, ValueError, "images must have shape"),
+        ("3-D images", images[:, 0], labels, ValueError, "images: expected shape"),
         ("empty batch", images[:0], labels[:0], ValueError, "N >= 1"),
-        ("values above 1", images * 2 + 0.01, labels, ValueError, r"images must lie in \[0, 1\]"),
-        ("negative values", images - 0.5, labels, ValueError, r"images must lie in \[0, 1\]"),
-        ("NaN", nan, labels, ValueError, "images contains NaN"),
+        ("values above 1", images * 2 + 0.01, labels, ValueError, r"images: expected values in \[0, 1\]"),
+        ("negative values", images - 0.5, labels, ValueError, r"images: expected values in \[0, 1\]"),
+        ("NaN", nan, labels, ValueError, "images: contains NaN"),
         ("uint8 images", (images * 255).to(torch.uint8), labels, TypeError, "floating-point"),
-        ("list images", images.tolist(), labels, TypeError, "images must be a torch.Tensor"),
-        ("label 10", images, wrong, ValueError, r"labels must lie in \[0, 10\)"),
-        ("label -1", images, labels - 1, ValueError, r"labels must lie in \[0, 10\)"),
-        ("int32 labels", images, labels.int(), TypeError, "labels must have dtype torch.int64"),
-        ("float labels", images, labels.float(), TypeError, "labels must have dtype"),
-        ("short labels", images, labels[:-1], ValueError, r"labels must have shape \[64\]"),
+        ("list images", images.tolist(), labels, TypeError, "images: expected a torch.Tensor"),
+        ("label 10", images, wrong, ValueError, r"labels: expected values in \[0, 10\)"),
+        ("label -1", images, labels - 1, ValueError, r"labels: expected values in \[0, 10\)"),
+        ("int32 labels", images, labels.int(), TypeError, "labels: expected dtype torch.int64"),
+        ("float labels", images, labels.float(), TypeError, "labels: expected dtype"),
+        ("short labels", images, labels[:-1], ValueError, r"labels: expected shape \[64\]"),
     ]
 
 
@@ -504,9 +504,9 @@ def test_stratified_indices(test_set: tuple[torch.Tensor, torch.Tensor]) -> None
     picked = torch.bincount(skewed[stratified_indices(skewed, 13)], minlength=3)
     assert picked.tolist() in ([3, 5, 5],)
     for bad in (0, 44):
-        with pytest.raises(ValueError, match="n must be"):
+        with pytest.raises(ValueError, match="n: expected an int >= 1 and <= 43"):
             stratified_indices(skewed, bad)
-    with pytest.raises(ValueError, match="1-D integer"):
+    with pytest.raises(TypeError, match="1-D integer"):
         stratified_indices(skewed.float(), 5)
 
 

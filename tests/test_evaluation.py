@@ -188,7 +188,7 @@ def test_evaluate_bad_input():
     x, y = torch.rand(4, 1, 28, 28), torch.arange(4)
     with pytest.raises(ValueError, match="not in classifiers"):
         evaluate({"C4": clf}, {"C9": []}, x, y, _tiny_config(), progress=False)
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(TypeError, match="labels"):  # a wrong dtype is a wrong type
         evaluate({"C4": clf}, {}, x, y.int(), _tiny_config(), progress=False)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         evaluate({"C4": clf}, {}, x * 3, y, _tiny_config(), progress=False)

@@ -89,9 +89,10 @@ def test_run_is_seeded_and_records_every_spiking_layer(models):
     assert np.array_equal(a.records["S1"].to_dense(), fire(currents, 1.0))
 
 
-@pytest.mark.parametrize("steps", [0, -1, 2.5, True])
-def test_bad_steps(models, steps):
-    with pytest.raises(ValueError, match="steps"):
+@pytest.mark.parametrize("steps, error", [(0, ValueError), (-1, ValueError), (2.5, TypeError),
+                                          (True, TypeError)])  # fmt: skip
+def test_bad_steps(models, steps, error):
+    with pytest.raises(error, match="steps"):
         SpikingVAE(models[1]).run(torch.rand(1, 1, 28, 28), steps)
 
 

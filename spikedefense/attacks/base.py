@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from .._validate import check_images, check_int, check_labels
 from ..models.modes import eval_mode
 
 __all__ = [
@@ -110,44 +111,10 @@ def _check_epsilon(epsilon: Any) -> float:
     return value
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 def check_unit_images(images: Any, name: str = "images") -> Tensor:
-    """``images`` if it is a finite float tensor ``[N, C, H, W]``, N >= 1, with values in [0, 1].
-
-    Raises:
-        TypeError: not a floating-point tensor.
-        ValueError: wrong shape, NaN/inf, or values outside [0, 1]; ``name`` is in the message.
-    """
-    if not isinstance(images, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
-    if not images.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {images.dtype}")
-    if images.dim() != 4 or images.shape[0] < 1 or min(images.shape) < 1:
-        raise ValueError(
-            f"{name} must have shape [N, C, H, W] with N >= 1, got {tuple(images.shape)}"
-        )
-    if not bool(torch.isfinite(images).all()):
-        raise ValueError(f"{name} contains NaN or inf; expected finite values in [0, 1]")
-    low, high = float(images.min()), float(images.max())
-    if low < 0.0 or high > 1.0:
-        raise ValueError(f"{name} must lie in [0, 1], got values in [{low:.4g}, {high:.4g}]")
-    return images
-
-
-def _check_labels(labels: Any, n: int) -> None:
-    if not isinstance(labels, Tensor):
-        raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
-    if labels.dtype != torch.int64:
-        raise TypeError(f"labels must have dtype torch.int64, got {labels.dtype}")
-    if tuple(labels.shape) != (n,):
-        raise ValueError(f"labels must have shape [{n}] (one per image), got {tuple(labels.shape)}")
+    """``images`` if it is a finite float tensor ``[N, C, H, W]``, N >= 1, with values in [0, 1]
+    (:func:`spikedefense._validate.check_images`)."""
+    return check_images(images, name)
 
 
 def _num_classes(model: nn.Module, images: Tensor) -> int:
@@ -192,7 +159,7 @@ class Attack:
         if self.norm == "Linf" and self.epsilon > 1:
             raise ValueError(f"epsilon must be at most 1 for an L∞ attack on [0, 1] images (1 "
                              f"already allows any image), got {epsilon!r}")
-        self.seed = _check_int("seed", seed, 0)
+        self.seed = check_int("seed", seed, 0)
         defaults = self.default_params(self.epsilon)
         unknown = sorted(set(overrides) - set(defaults))
         if unknown:
@@ -235,7 +202,7 @@ class Attack:
             return value
         if isinstance(default, int):
             # Integer hyper-parameters are counts (steps, restarts, queries): at least 1.
-            return _check_int(where, value, 1)
+            return check_int(where, value, 1)
         if isinstance(default, float):
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(f"{where} must be a real number, got {value!r}")
@@ -280,9 +247,9 @@ class Attack:
         """
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        check_unit_images(images)
-        _check_labels(labels, images.shape[0])
-        batch_size = _check_int("batch_size", batch_size, 1)
+        check_images(images)
+        check_labels(labels, images.shape[0])
+        batch_size = check_int("batch_size", batch_size, 1)
         from tqdm.auto import tqdm
 
         device = images.device
@@ -301,7 +268,7 @@ class Attack:
             num_classes = _num_classes(model, images)
             if bool((labels < 0).any()) or bool((labels >= num_classes).any()):
                 raise ValueError(
-                    f"labels must lie in [0, {num_classes}) (the model has {num_classes} "
+                    f"labels: expected values in [0, {num_classes}) (the model has {num_classes} "
                     f"outputs), got values in [{int(labels.min())}, {int(labels.max())}]"
                 )
             torch.manual_seed(self.seed)
@@ -400,16 +367,14 @@ def stratified_indices(labels: Tensor, n: int, seed: int = 0) -> Tensor:
         >>> x, y = test_images[idx], test_labels[idx]  # doctest: +SKIP
     """
     if not isinstance(labels, Tensor):
-        raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
-    if labels.dim() != 1 or labels.is_floating_point() or labels.is_complex():
-        raise ValueError(
-            f"labels must be a 1-D integer tensor, got shape {tuple(labels.shape)} "
-            f"and dtype {labels.dtype}"
-        )
-    n = _check_int("n", n, 1)
-    if n > labels.shape[0]:
-        raise ValueError(f"n must be <= the number of labels ({labels.shape[0]}), got {n}")
-    seed = _check_int("seed", seed, 0)
+        raise TypeError(f"labels: expected a torch.Tensor, got {type(labels).__name__}")
+    if labels.is_floating_point() or labels.is_complex():
+        raise TypeError(f"labels: expected a 1-D integer tensor, got dtype {labels.dtype}")
+    if labels.dim() != 1:
+        raise ValueError(f"labels: expected a 1-D integer tensor, got shape "
+                         f"{tuple(labels.shape)}")  # fmt: skip
+    n = check_int("n", n, 1, labels.shape[0])
+    seed = check_int("seed", seed, 0)
     gen = torch.Generator().manual_seed(seed)
     labels = labels.detach().cpu()
     pools = []

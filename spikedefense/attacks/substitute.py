@@ -39,7 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import _check_int, check_unit_images, eval_mode
+from .._validate import check_images, check_int
+from .base import eval_mode
 
 __all__ = ["train_substitute"]
 
@@ -142,14 +143,14 @@ def train_substitute(
 
     if not callable(oracle):
         raise TypeError(f"oracle must be callable, got {type(oracle).__name__}")
-    check_unit_images(seed_images, "seed_images")
-    rounds = _check_int("rounds", rounds, 0)
-    epochs = _check_int("epochs", epochs, 1)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    oracle_batch = _check_int("oracle_batch", oracle_batch, 1)
-    seed = _check_int("seed", seed, 0)
+    check_images(seed_images, "seed_images")
+    rounds = check_int("rounds", rounds, 0)
+    epochs = check_int("epochs", epochs, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
+    oracle_batch = check_int("oracle_batch", oracle_batch, 1)
+    seed = check_int("seed", seed, 0)
     if tau is not None:
-        tau = _check_int("tau", tau, 1)
+        tau = check_int("tau", tau, 1)
     for name, value in (("lam", lam), ("lr", lr)):
         real = isinstance(value, numbers.Real) and not isinstance(value, bool)
         if not real or not math.isfinite(float(value)) or float(value) <= 0:

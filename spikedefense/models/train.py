@@ -45,9 +45,10 @@ def _check_tensors(tensors: Sequence[torch.Tensor], names: Sequence[str]) -> int
 
 
 def _check_positive(**values: Any) -> None:
+    from .._validate import check_positive
+
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
+        check_positive(name, value)
 
 
 def _check_same_run(checkpoint: str | os.PathLike[str], identity: dict[str, Any]) -> None:

@@ -52,9 +52,9 @@ class SVAEOutput(NamedTuple):
 
 
 def check_steps(steps: Any) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps <= 0:
-        raise ValueError(f"steps: expected an int >= 1, got {steps!r}")
-    return int(steps)
+    from .._validate import check_int
+
+    return check_int("steps", steps, 1)
 
 
 def check_backend(backend: Any) -> str:
@@ -64,11 +64,11 @@ def check_backend(backend: Any) -> str:
 
 
 def _images(images: Any) -> np.ndarray:
-    from ..attacks.base import check_unit_images
+    from .._validate import check_images
 
     if isinstance(images, np.ndarray):
         images = torch.from_numpy(images)
-    check_unit_images(images, "images")
+    check_images(images, "images")
     if tuple(images.shape[1:]) != (1, 28, 28):
         raise ValueError(
             f"images: expected shape [B, 1, 28, 28] (the VAE's input), got {tuple(images.shape)}"

@@ -175,16 +175,14 @@ def sleep(
     """
     from tqdm.auto import tqdm
 
-    from spikedefense.attacks.base import check_unit_images
+    from ..._validate import check_images, check_int
 
     if not isinstance(svae, SVAE):
         raise TypeError(f"svae: expected an SVAE, got {type(svae).__name__}")
-    check_unit_images(images, "images")
-    if tuple(images.shape[1:]) != (1, 28, 28):
-        raise ValueError(f"images: expected shape [N, 1, 28, 28], got {tuple(images.shape)}")
+    check_images(images, "images", shape=(1, 28, 28))
     config = check_sleep_config(config)
-    _check_int("checkpoint_every", checkpoint_every, minimum=1)
-    _check_int("record_images", record_images, minimum=0)
+    check_int("checkpoint_every", checkpoint_every, minimum=1)
+    check_int("record_images", record_images, minimum=0)
     if checkpoint is not None:
         if not isinstance(checkpoint, (str, os.PathLike)):
             raise TypeError(
@@ -250,11 +248,6 @@ def sleep(
     report = SleepReport(len(x), config.epochs, spent, config.to_dict(),
                          _layer_reports(svae, slept, state, counts), resumed_from)  # fmt: skip
     return SleepResult(slept, report, records, winners, svae)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
 
 
 def _layer_reports(svae: Any, slept: Any, state: tuple[LayerState, ...],
