@@ -4,7 +4,8 @@
   ``info``), :class:`BaseDefense`, :class:`ClassifierDefense` (wrap your own model),
   :class:`NoDefense`, :func:`check_defense`.
 - the registry: :func:`registered_defenses`, :func:`defense_spec`, :func:`register`; the
-  calibration baselines ``cnn``, ``bicnn``, ``adv-train`` register here.
+  calibration baselines ``cnn``, ``bicnn``, ``adv-train`` and the Hebbian layer's ``hebbian``,
+  ``hebbian-krotov`` register here.
 - :class:`DefenseVAE`, :func:`finetune_e2e`: Defense-VAE and its E2E variant.
 - :func:`make_training_pairs`: many-to-one adversarial -> clean pairs for Defense-VAE.
 - :func:`sleep` (with :class:`SleepConfig`, :func:`sleep_step`): the sleep phase on a converted
@@ -13,13 +14,14 @@
 
 from __future__ import annotations
 
-from . import adv_train, bicnn, cnn  # noqa: F401  (the baselines register themselves)
+from . import adv_train, bicnn, cnn, hebbian  # noqa: F401  (they register themselves)
 from .base import (
     BaseDefense,
     ClassifierDefense,
     Defense,
     DefenseError,
     DefenseInfo,
+    DocumentProtocol,
     NoDefense,
     PublishedNumber,
     SurfaceModule,
@@ -48,6 +50,7 @@ __all__ = [
     "ClassifierDefense",
     "DefenseError",
     "DefenseInfo",
+    "DocumentProtocol",
     "DefenseSpec",
     "PublishedNumber",
     "SurfaceModule",

@@ -35,7 +35,8 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from ..attacks.base import check_unit_images
+from .._validate import check_images as _check_images
+from .._validate import check_labels
 from ..models.modes import eval_mode
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "Defense",
     "DefenseError",
     "DefenseInfo",
+    "DocumentProtocol",
     "NoDefense",
     "PublishedNumber",
     "SurfaceModule",
@@ -58,19 +60,7 @@ KINDS = ("purifier", "classifier")
 
 def check_images(x: object, name: str = "x") -> torch.Tensor:
     """``x`` as validated input: a float tensor ``[B, 1, 28, 28]``, B >= 1, finite, in [0, 1]."""
-    images = check_unit_images(x, name)
-    if tuple(images.shape[1:]) != (1, 28, 28):
-        raise ValueError(f"{name} must have shape [B>=1, 1, 28, 28], got {tuple(images.shape)}")
-    return images
-
-
-def check_labels(labels: object, n: int, name: str = "labels") -> torch.Tensor:
-    """``labels`` if it is an int64 tensor of shape ``[n]`` (one class index per image)."""
-    if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64 or labels.shape != (n,):
-        got = f"{labels.dtype} {tuple(labels.shape)}" if isinstance(labels, torch.Tensor) else (
-            type(labels).__name__)  # fmt: skip
-        raise ValueError(f"{name} must be an int64 tensor of shape [{n}], got {got}")
-    return labels
+    return _check_images(x, name, shape=(1, 28, 28))
 
 
 class PublishedNumber(NamedTuple):
@@ -85,16 +75,28 @@ class PublishedNumber(NamedTuple):
     accuracy: float
 
 
+class DocumentProtocol(NamedTuple):
+    """How the source document measured robustness, to be reproduced beside the adaptive rows:
+    these L∞ attacks at these budgets, differentiating ``gradient`` (what the document's
+    attacks differentiate, in words: e.g. the network as written)."""
+
+    attacks: tuple[str, ...]
+    epsilons: tuple[float, ...]
+    gradient: str
+
+
 class DefenseInfo(NamedTuple):
     """What a defense is: its name in records, the document it comes from, its published
-    numbers, the surrogate its ``attack_surface`` uses (None: the exact deployed path) and
-    whether ``scores`` is random (then two calls may differ; adaptive attacks need EOT)."""
+    numbers, the surrogate its ``attack_surface`` uses (None: the exact deployed path),
+    whether ``scores`` is random (then two calls may differ; adaptive attacks need EOT) and,
+    where the document measured robustness its own way, that :class:`DocumentProtocol`."""
 
     name: str
     source: str
     published: tuple[PublishedNumber, ...] = ()
     surrogate: str | None = None
     randomized: bool = False
+    protocol: DocumentProtocol | None = None
 
 
 class DefenseError(ValueError):
@@ -202,6 +204,7 @@ class ClassifierDefense(BaseDefense):
             with ``surrogate``.
         published: the source's numbers (:class:`PublishedNumber`).
         randomized: ``model``'s decision is random (two calls may differ).
+        protocol: the source document's own robustness protocol, or None.
 
     Example:
         >>> from spikedefense.models import make_small_cnn
@@ -220,6 +223,7 @@ class ClassifierDefense(BaseDefense):
         surrogate_name: str | None = None,
         published: tuple[PublishedNumber, ...] = (),
         randomized: bool = False,
+        protocol: DocumentProtocol | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
@@ -232,7 +236,8 @@ class ClassifierDefense(BaseDefense):
             raise ValueError("surrogate_name: give it exactly when a surrogate is given (it "
                              "names the surrogate in every record)")  # fmt: skip
         self.classifier, self.surrogate = model, surrogate
-        self.info = DefenseInfo(name, source, tuple(published), surrogate_name, randomized)
+        self.info = DefenseInfo(name, source, tuple(published), surrogate_name, randomized,
+                                protocol)
 
     @property
     def modules(self) -> tuple[nn.Module, ...]:

@@ -313,6 +313,30 @@ class _Runner:
                 self.score(self.result.whitebox, name, defense, attack, "white-box-adaptive",
                            adversarial, y, params)  # fmt: skip
 
+    def document(self, name: str, defenses: Sequence[Defense]) -> None:
+        """Each defense's own published protocol (``info.protocol``), labelled as such: its
+        attacks and budgets with the gradient the document used (the defense's classifier as
+        written: gray-box), and the same attacks through the attack surface, on the same
+        images."""
+        for defense in defenses:
+            protocol = defense.info.protocol
+            if protocol is None:
+                continue
+            surface, about = _surface(defense)
+            for eps in protocol.epsilons:
+                for attack in protocol.attacks:
+                    for model, threat in ((defense.classifier, "gray-box"),
+                                          (surface, "white-box-adaptive")):  # fmt: skip
+                        adversarial, params = self.attack(attack, eps, model, self.x, self.y)
+                        if threat == "gray-box":
+                            params.update(protocol="source document",
+                                          gradient=protocol.gradient)  # fmt: skip
+                        else:
+                            params.update(about, protocol="source document's attacks, "
+                                          "through the attack surface")  # fmt: skip
+                        self.score(self.result.whitebox, name, defense, attack, threat,
+                                   adversarial, self.y, params)  # fmt: skip
+
     def blackbox(self, name: str, classifier: nn.Module, defenses: Sequence[Defense]) -> None:
         from ..attacks import stratified_indices, train_substitute
 
@@ -438,6 +462,7 @@ def evaluate(
         runner.graybox(name, classifier, built)
         runner.unbounded(name, classifier, built)
         runner.adaptive(name, built)
+        runner.document(name, built)
         runner.blackbox(name, classifier, built)
         runner.sweep(name, classifier, built)
         runner.worst_case(name)

@@ -8,6 +8,10 @@
   baselines' CNN, biCNN's binariser, FGSM-RS / PGD adversarial training;
   :func:`train_calibration_model` with :data:`RECIPES`: the baselines ``cnn``, ``bicnn``,
   ``adv-train``.
+- :class:`HebbianLayer`, :func:`train_hebbian`, :class:`HebbianSettings`, :func:`preset`:
+  competing hidden units learned by the fast or slow Hebbian rule (seed 003);
+  :class:`SuperActiveReadout`, :class:`KrotovReadout`, :func:`train_krotov_readout`: its
+  readouts.
 - :func:`save_checkpoint`, :func:`load_checkpoint`: safetensors weights + JSON sidecar.
 """
 
@@ -22,6 +26,9 @@ from .calibration import (
     train_calibration_model,
 )
 from .checkpoint import load_checkpoint, save_checkpoint
+from .hebbian import PRESETS as HEBBIAN_PRESETS
+from .hebbian import HebbianLayer, HebbianSettings, preset, train_hebbian
+from .hebbian_readouts import KrotovReadout, SuperActiveReadout, train_krotov_readout
 from .classifiers import CLASSIFIERS, make_classifier
 from .modes import eval_mode
 from .small_cnn import Binarize, make_small_cnn
@@ -32,6 +39,11 @@ __all__ = [
     "Binarize",
     "CALIBRATION_KINDS",
     "CLASSIFIERS",
+    "HEBBIAN_PRESETS",
+    "HebbianLayer",
+    "HebbianSettings",
+    "KrotovReadout",
+    "SuperActiveReadout",
     "RECIPES",
     "TRAINING_EPSILON",
     "ConvVAE",
@@ -42,10 +54,13 @@ __all__ = [
     "make_calibration_model",
     "make_classifier",
     "make_small_cnn",
+    "preset",
     "save_checkpoint",
     "train_adversarial",
     "train_calibration_model",
     "train_classifier",
+    "train_hebbian",
+    "train_krotov_readout",
     "train_vae",
     "vae_loss",
 ]
