@@ -224,7 +224,23 @@ def _plot_figure(args: argparse.Namespace) -> Any:
 
         rows = load_reconstructions_npz(args.input)
         return plot_reconstruction_grid(rows, n=args.n, title=args.title).figure
+    if args.kind == "hebbian":
+        return _hebbian_figure(args.input, args.title)
     return _curves_figure(args.input, args.title)
+
+
+def _hebbian_figure(folder: str, title: str | None) -> Any:
+    """``RESULTS_DIR/hebbian_figures.npz`` with the folder's document-protocol records."""
+    from .evaluation.records import read_json
+    from .viz.hebbian import load_hebbian_npz, plot_hebbian
+
+    data_file = Path(folder, "hebbian_figures.npz")
+    if not data_file.is_file():
+        raise FileNotFoundError(2, f"no hebbian_figures.npz in {folder}; spikedefense evaluate "
+                                "--defense hebbian writes one", str(data_file))  # fmt: skip
+    table = Path(folder, "whitebox.json")
+    records = [r for r in read_json(table) if r.defense == "hebbian"] if table.is_file() else []
+    return plot_hebbian(load_hebbian_npz(data_file), records, title=title)
 
 
 def _curves_figure(folder: str, title: str | None) -> Any:
@@ -358,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("weights", "WEIGHTS.npz", "before/<layer>, after/<layer> weights as histograms"),
         ("reconstructions", "RECON.npz", "one image row per key, in the file's order"),
         ("curves", "RESULTS_DIR", "a result folder's accuracy against ε, per classifier"),
+        ("hebbian", "RESULTS_DIR", "a Hebbian run's receptive fields, one image's super-active "
+         "units, W2, and accuracy against ε (document protocol vs adaptive)"),
     ):
         one = kinds.add_parser(kind, help=help_text, description=help_text)
         one.add_argument("input", metavar=source)

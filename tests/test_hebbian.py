@@ -195,3 +195,32 @@ def test_bad_images_and_weights_are_refused_unchanged(data) -> None:
         HebbianLayer(torch.zeros(5, 100))
     with pytest.raises(ValueError, match="weight: contains NaN"):
         HebbianLayer(torch.full((5, 784), float("inf")))
+
+
+def test_figures_are_written_and_redrawn_by_the_cli(layer, data, tmp_path) -> None:
+    from spikedefense.cli import main
+    from spikedefense.defenses.hebbian import super_active_defense, write_figures
+    from spikedefense.evaluation.records import Record, write_json
+    from spikedefense.evaluation.report import markdown_report
+    from spikedefense.viz.hebbian import load_hebbian_npz, tile_fields
+
+    x, y, tx, ty = data
+    defense = super_active_defense(SuperActiveReadout(layer).fit(x, y))
+    records = [Record("mnist", "hebbian", "hebbian", "none", 0.0, "none", 80.0, 500, 0, "c")]
+    for eps, gray, adaptive in ((0.1, 80.0, 30.0), (0.3, 80.0, 2.0), (1.0, 79.0, 0.0)):
+        for threat, acc in (("gray-box", gray), ("white-box-adaptive", adaptive)):
+            records.append(Record("mnist", "hebbian", "hebbian", "pgd", eps, threat, acc, 500, 0,
+                                  "c", {"norm": "Linf", "protocol": "source document",
+                                        "gradient": "zero"}))  # fmt: skip
+    paths = write_figures(defense, tmp_path, records, tx[:5], ty[:5])
+    assert paths["hebbian.png"].stat().st_size > 10_000
+    saved = load_hebbian_npz(paths["hebbian_figures.npz"])
+    assert saved["weights"].shape == (60, 784) and saved["w2"].shape == (10, 60)
+    assert len(saved["active"]) == defense.classifier.k and int(saved["label"]) == int(ty[0])
+    assert tile_fields(saved["weights"]).shape == (8 * 29 - 1, 8 * 29 - 1)
+    write_json(records, tmp_path / "whitebox.json")
+    assert main(["plot", "hebbian", str(tmp_path), "--out", str(tmp_path / "again.png")]) == 0
+    assert (tmp_path / "again.png").stat().st_size > 10_000
+    text = markdown_report(records, "t")
+    line = next(line for line in text.splitlines() if line.startswith("| hebbian | hebbian | pgd | 1.00 | 500 |"))
+    assert "79.00 [" in line and "0.00 [0.0, 0.8]" in line and "zero" in line

@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -41,7 +42,7 @@ from .base import ClassifierDefense, DocumentProtocol, PublishedNumber
 from .registry import BuildContext, DefenseSpec, register
 
 __all__ = ["DOCUMENT_PROTOCOL", "LAYER_EPOCHS", "LAYER_PRESET", "krotov_defense",
-           "super_active_defense"]  # fmt: skip
+           "super_active_defense", "write_figures"]  # fmt: skip
 
 SOURCE = "003_1a7a66b513a5ae66.txt (Hebbian competing hidden units, super-active readout)"
 LAYER_PRESET = "paper"
@@ -79,6 +80,30 @@ def krotov_defense(readout: nn.Module, name: str = "hebbian-krotov") -> Classifi
     return ClassifierDefense(readout, name, SOURCE, protocol=protocol)
 
 
+def write_figures(defense: Any, out_dir: Path, records: Any, images: Any,
+                  labels: Any) -> dict[str, Path]:  # fmt: skip
+    """``hebbian_figures.npz`` (the figure data: 100 receptive fields, one test image's
+    currents and super-active units, ``W2``) and ``hebbian.png`` drawn from it and the
+    document-protocol records; ``spikedefense plot hebbian`` redraws it."""
+    import matplotlib.pyplot as plt
+
+    from ..viz.curves import save_figure
+    from ..viz.hebbian import plot_hebbian, save_hebbian_npz
+
+    readout = defense.classifier
+    first = images[:1]
+    data = {"weights": readout.layer.weight[:100], "currents": readout.layer.currents(first)[0],
+            "active": readout.active(first)[0].nonzero().flatten(), "label": int(labels[0]),
+            "w2": readout.w2}  # fmt: skip
+    out = Path(out_dir)
+    paths = {"hebbian_figures.npz": save_hebbian_npz(out / "hebbian_figures.npz", data)}
+    mine = [r for r in records if r.defense == defense.name]
+    fig = plot_hebbian(data, mine, title=f"{defense.name}: learned layer and super-active readout")
+    paths["hebbian.png"] = save_figure(fig, out / "hebbian.png")
+    plt.close(fig)
+    return paths
+
+
 def _layer(context: BuildContext) -> Any:
     from ..models.hebbian import preset, train_hebbian
 
@@ -114,7 +139,7 @@ def _build_krotov(context: BuildContext) -> Any:
 SPECS = (
     register(DefenseSpec("hebbian", "classifier", SOURCE,
                          "Hebbian competing units, super-active readout; adaptive: BPDA",
-                         _build_super_active)),
+                         _build_super_active, figures=write_figures)),
     register(DefenseSpec("hebbian-krotov", "classifier", SOURCE,
                          "the same Hebbian layer, Krotov & Hopfield's supervised readout",
                          _build_krotov)),

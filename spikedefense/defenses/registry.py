@@ -42,12 +42,16 @@ class BuildContext(NamedTuple):
 
 
 class DefenseSpec(NamedTuple):
+    """A registry entry; ``figures(defense, out_dir, records, test_images, test_labels) ->
+    {kind: path}`` (optional) draws the defense's own figures into a results folder."""
+
     name: str
     kind: str
     source: str
     summary: str
     build: Callable[[BuildContext], Any] | None = None
     pipeline: str = "harness"
+    figures: Callable[..., dict[str, Path]] | None = None
 
 
 _REGISTRY: dict[str, DefenseSpec] = {}

@@ -127,6 +127,9 @@ def run_defenses(
     paths = publish(out, result.whitebox, result.blackbox, result.sweep, dataset=dataset,
                     epsilon=config.epsilon, command=command)  # fmt: skip
     paths.update(write_summary(out, result, setup))
+    for spec, defense in zip(specs, defenses, strict=True):
+        if spec.figures is not None:
+            paths.update(spec.figures(defense, out, result.whitebox, x_test, y_test))
     for stem in progress_file.parent.glob(progress_file.name + "*"):
         stem.unlink()
     return paths

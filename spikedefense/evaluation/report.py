@@ -96,6 +96,7 @@ def markdown_report(records: Sequence[Record], title: str, notes: str = "") -> s
             out += _table4(subset)
             out += _table5(subset)
             out += _adaptive(subset)
+            out += _document_protocol(subset)
             out += _worst_case(subset)
         out += _provenance(records)
     if notes.strip():
@@ -361,6 +362,44 @@ def _adaptive(records: Sequence[Record]) -> list[str]:
         "",
         "Compared with the strongest gray-box attack of the same family at the same ε on the "
         "same images (same n); — where no gray-box attack ran on those images.",
+        "",
+        *_table(header, rows),
+    ]
+
+
+def _with_interval(record: Record | None) -> str:
+    if record is None:
+        return "—"
+    from .intervals import wilson
+
+    low, high = wilson(round(record.accuracy * record.n / 100), record.n)
+    return f"{record.accuracy:.2f} [{low:.1f}, {high:.1f}]"
+
+
+def _document_protocol(records: Sequence[Record]) -> list[str]:
+    """The source document's own attacks (``params["protocol"]``): with the gradient it used,
+    beside the same attack through the attack surface on the same images."""
+    mine = [r for r in records if "protocol" in r.params]
+    if not mine:
+        return []
+    header = ["Classifier", "Defense", "Attack", "ε", "n", "Document's gradient (gray-box)",
+              "Through the attack surface (adaptive)", "Gradient the document used"]  # fmt: skip
+    rows: list[list[str]] = []
+    keys = _unique((r.classifier, r.defense, r.attack, round(r.epsilon, 6), r.n)
+                   for r in sorted(mine, key=lambda r: (r.defense, r.epsilon)))  # fmt: skip
+    for clf, defense, attack, eps, n in keys:
+        cell = {r.threat_model: r for r in mine if (r.classifier, r.defense, r.attack, r.n)
+                == (clf, defense, attack, n) and _same_eps(r.epsilon, eps)}  # fmt: skip
+        gray = cell.get("gray-box")
+        rows.append([clf, defense, attack, _eps(eps), str(n), _with_interval(gray),
+                     _with_interval(cell.get("white-box-adaptive")),
+                     str(gray.params.get("gradient", "—")) if gray else "—"])  # fmt: skip
+    return [
+        "### The source document's protocol, and the same attacks adaptively",
+        "",
+        "Its attacks and budgets as the document ran them (the network's own gradient), then "
+        "the same attacks through the defense's attack surface (its surrogate named in the "
+        "records), on the same images; 95 % Wilson intervals.",
         "",
         *_table(header, rows),
     ]
