@@ -39,10 +39,12 @@ import torch
 from torch import nn
 
 from .._validate import check_images, check_int, check_positive
+from ..kernels.params import CompetingParams
 
 __all__ = ["PRESETS", "HebbianLayer", "HebbianSettings", "preset", "train_hebbian"]
 
 RULES = ("fast", "slow")
+_SLOW = CompetingParams()
 
 
 class HebbianSettings(NamedTuple):
@@ -67,14 +69,15 @@ class HebbianSettings(NamedTuple):
     learning_rate: float = 0.02
     epochs: int = 200
     batch_size: int = 100
-    w_inh: float = 0.8
-    h_star: float = 3.0
-    slow_delta: float = 0.01
-    tau_r: float = 0.05
-    dt: float = 0.001
-    tolerance: float = 1e-6
-    max_steps: int = 10_000
-    tau_w: float = 5.0
+    # the slow rule's defaults are CompetingParams' (their one home)
+    w_inh: float = _SLOW.w_inh
+    h_star: float = _SLOW.h_star
+    slow_delta: float = _SLOW.delta
+    tau_r: float = _SLOW.tau_r
+    dt: float = _SLOW.dt
+    tolerance: float = _SLOW.tolerance
+    max_steps: int = _SLOW.max_steps
+    tau_w: float = _SLOW.tau_w
 
 
 PRESETS: dict[str, HebbianSettings] = {
