@@ -29,6 +29,13 @@ def test_wheel_holds_only_spikedefense(tmp_path: Path) -> None:
                    "spikedefense/data/embedded/README.md"):
         assert needed in names, needed
     assert not any(name.startswith(("kernels/", "tests/", "benchmarks/")) for name in names)
+    # Every module of the source tree is shipped (setup.cfg lists packages by hand).
+    sources = [f"spikedefense/{p.relative_to(ROOT / 'spikedefense').as_posix()}"
+               for p in (ROOT / "spikedefense").rglob("*.py")]
+    sources += [f"spikedefense/kernels/{p.relative_to(ROOT / 'kernels').as_posix()}"
+                for p in (ROOT / "kernels").rglob("*.py")]
+    missing = sorted(set(sources) - set(names))
+    assert not missing, f"not in the wheel (add their package to setup.cfg): {missing}"
 
 
 def test_cuda_kernels_compile_to_ptx_without_fma() -> None:
