@@ -385,17 +385,19 @@ def _document_protocol(records: Sequence[Record]) -> list[str]:
     if not mine:
         return []
     header = ["Classifier", "Defense", "Attack", "ε", "n", "Document's gradient (gray-box)",
-              "Through the attack surface (adaptive)", "Gradient the document used"]  # fmt: skip
+              "Through the attack surface (adaptive)"]  # fmt: skip
     rows: list[list[str]] = []
     keys = _unique((r.classifier, r.defense, r.attack, round(r.epsilon, 6), r.n)
                    for r in sorted(mine, key=lambda r: (r.defense, r.epsilon)))  # fmt: skip
     for clf, defense, attack, eps, n in keys:
         cell = {r.threat_model: r for r in mine if (r.classifier, r.defense, r.attack, r.n)
                 == (clf, defense, attack, n) and _same_eps(r.epsilon, eps)}  # fmt: skip
-        gray = cell.get("gray-box")
-        rows.append([clf, defense, attack, _eps(eps), str(n), _with_interval(gray),
-                     _with_interval(cell.get("white-box-adaptive")),
-                     str(gray.params.get("gradient", "—")) if gray else "—"])  # fmt: skip
+        rows.append([clf, defense, attack, _eps(eps), str(n), _with_interval(cell.get("gray-box")),
+                     _with_interval(cell.get("white-box-adaptive"))])  # fmt: skip
+    gradients = {r.defense: r.params.get("gradient") for r in mine if r.params.get("gradient")}
+    surrogates = {r.defense: r.params.get("surrogate") for r in mine if r.params.get("surrogate")}
+    about = [f"- {d}: the document's gradient is {g}; the attack surface is "
+             f"{surrogates.get(d, 'the deployed model itself')}." for d, g in gradients.items()]
     # At ε >= 1 every image is reachable: accuracy above chance there is not robustness.
     masked = [r for r in mine if r.threat_model == "gray-box" and r.epsilon >= 1.0
               and r.accuracy > _CHANCE + _MASKING_MARGIN]  # fmt: skip
@@ -411,6 +413,8 @@ def _document_protocol(records: Sequence[Record]) -> list[str]:
         "records), on the same images; 95 % Wilson intervals.",
         "",
         *_table(header, rows),
+        *about,
+        *([""] if about else []),
         *(line for note in notes for line in (f"- {note}", "")),
     ]
 
