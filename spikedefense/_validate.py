@@ -23,19 +23,20 @@ def check_int(name: str, value: Any, minimum: int | None = None,
     """``value`` as an ``int`` in ``[minimum, maximum]`` (either bound optional)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an int, got {type(value).__name__} {value!r}")
+    value = int(value)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         low = "" if minimum is None else f">= {minimum}"
         high = "" if maximum is None else f"<= {maximum}"
         raise ValueError(f"{name}: expected an int {' and '.join(b for b in (low, high) if b)}, "
                          f"got {value}")  # fmt: skip
-    return int(value)
+    return value
 
 
 def check_positive(name: str, value: Any) -> float:
     """``value`` as a finite ``float`` > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
-    if not (math.isfinite(float(value)) and value > 0):
+    if not (math.isfinite(float(value)) and float(value) > 0):
         raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
     return float(value)
 

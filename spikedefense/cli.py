@@ -319,8 +319,8 @@ def _seed(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .data import DATASETS
-    from .studies.profiles import PROFILES, SLEEP_PROFILES
     from .models import CLASSIFIERS
+    from .studies.profiles import PROFILES, SLEEP_PROFILES
 
     parser = argparse.ArgumentParser(prog="spikedefense", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)

@@ -125,8 +125,8 @@ def run_demo(
     from dataclasses import replace
 
     from ._atomic import atomic_write_text
-    from .studies.profiles import make_sleep_config
     from .evaluation.records import read_json
+    from .studies.profiles import make_sleep_config
     from .studies.sleep_experiment import run_sleep_experiment
 
     if backend not in ("cpu", "cuda"):

@@ -312,8 +312,8 @@ def _bad_inputs(
     return [
         ("3-D images", images[:, 0], labels, ValueError, "images: expected shape"),
         ("empty batch", images[:0], labels[:0], ValueError, "N >= 1"),
-        ("values above 1", images * 2 + 0.01, labels, ValueError, r"images: expected values in \[0, 1\]"),
-        ("negative values", images - 0.5, labels, ValueError, r"images: expected values in \[0, 1\]"),
+        ("values above 1", images * 2 + 0.01, labels, ValueError, r"images: expected values in"),
+        ("negative values", images - 0.5, labels, ValueError, r"images: expected values in"),
         ("NaN", nan, labels, ValueError, "images: contains NaN"),
         ("uint8 images", (images * 255).to(torch.uint8), labels, TypeError, "floating-point"),
         ("list images", images.tolist(), labels, TypeError, "images: expected a torch.Tensor"),

@@ -315,9 +315,9 @@ def test_vae_seed_varies_only_the_defense_vae(tmp_path):
     """``vae_seed`` retrains the Defense-VAE differently on the same classifiers and pairs; left
     at None it is the evaluation seed."""
 
+    from spikedefense.evaluation.resume import module_sha256
     from spikedefense.studies.experiment import prepare
     from spikedefense.studies.profiles import make_config
-    from spikedefense.evaluation.resume import module_sha256
 
     def run(name, **changes):
         config = make_config("tiny", "embedded", str(tmp_path / "out"), str(tmp_path / name),

@@ -114,8 +114,9 @@ def test_super_active_readout_counts_label_frequencies_and_masks_its_gradient(la
 def test_krotov_readout_learns_and_resumes(layer, data, tmp_path) -> None:
     x, y, tx, ty = data
     stem = str(tmp_path / "krotov")
-    readout, history = train_krotov_readout(layer, x[:1000], y[:1000], validation=(x[1000:], y[1000:]),
-                                            epochs=3, checkpoint=stem, progress=False)  # fmt: skip
+    readout, history = train_krotov_readout(layer, x[:1000], y[:1000],
+                                            validation=(x[1000:], y[1000:]), epochs=3,
+                                            checkpoint=stem, progress=False)  # fmt: skip
     assert float((readout(tx).argmax(1) == ty).float().mean()) > 0.4
     assert "selected_epoch" in history[-1]
     again, _ = train_krotov_readout(layer, x[:1000], y[:1000], validation=(x[1000:], y[1000:]),
@@ -222,7 +223,8 @@ def test_figures_are_written_and_redrawn_by_the_cli(layer, data, tmp_path) -> No
     assert main(["plot", "hebbian", str(tmp_path), "--out", str(tmp_path / "again.png")]) == 0
     assert (tmp_path / "again.png").stat().st_size > 10_000
     text = markdown_report(records, "t")
-    line = next(line for line in text.splitlines() if line.startswith("| hebbian | hebbian | pgd | 1.00 | 500 |"))
+    row = "| hebbian | hebbian | pgd | 1.00 | 500 |"
+    line = next(line for line in text.splitlines() if line.startswith(row))
     assert "79.00 [" in line and "0.00 [0.0, 0.8]" in line
     assert "- hebbian: the document's gradient is zero; the attack surface is" in text
     assert "**Gradient masking**: hebbian keeps 79.0 % under pgd at ε = 1" in text

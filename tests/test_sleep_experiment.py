@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from spikedefense.defenses import DefenseVAE
+from spikedefense.models import ConvVAE, make_classifier
 from spikedefense.studies.profiles import make_sleep_config
 from spikedefense.studies.sleep_experiment import _sleep_defenses
-from spikedefense.models import ConvVAE, make_classifier
 
 
 def test_a_rerun_with_more_sleep_images_gets_its_own_checkpoint(tmp_path):
@@ -69,8 +69,8 @@ def test_report_rewrites_the_sleep_summary_from_the_records(tmp_path):
     text = (tmp_path / "sleep_summary.md").read_text()
     assert "sleep seeds [0, 1]" in text and "| n |" in text
     # (96.12): the seed's published cell for C1 gray-box FGSM.
-    expected = ("| C1 | whitebox | fgsm | 0.30 | gray-box | 500 | 90.00 | 82.00 [56.59, 100.00] (96.12) "
-                "| -8")
+    expected = ("| C1 | whitebox | fgsm | 0.30 | gray-box | 500 | 90.00 | "
+                "82.00 [56.59, 100.00] (96.12) | -8")
     assert expected in text
     (row,) = [r for r in json.loads((tmp_path / "sleep_summary.json").read_text())
               if r["defense"] == "defense-vae-sleep"]  # fmt: skip

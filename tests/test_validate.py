@@ -23,7 +23,7 @@ X = torch.rand(3, 1, 28, 28)
         (lambda: check_images(X.numpy(), "x"), TypeError, "x: expected a torch.Tensor"),
         (lambda: check_images(X.int(), "x"), TypeError, "x: expected a floating-point"),
         (lambda: check_images(X[0], "x"), ValueError, "x: expected shape"),
-        (lambda: check_images(X, "x", shape=(1, 32, 32)), ValueError, r"x: expected shape \[N, 1, 32"),
+        (lambda: check_images(X, "x", shape=(1, 32, 32)), ValueError, r"expected shape \[N, 1, 32"),
         (lambda: check_images(X * 2, "x"), ValueError, r"x: expected values in \[0, 1\]"),
         (lambda: check_labels(torch.zeros(3), 3), TypeError, "labels: expected dtype"),
         (lambda: check_labels([0, 1, 2], 3), TypeError, "labels: expected a torch.Tensor"),

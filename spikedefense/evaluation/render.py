@@ -3,7 +3,8 @@
 :func:`publish` is what a run calls at its end; :func:`render_results` rebuilds the Markdown,
 ``sanity.json`` and the plot from the JSON records already in a folder (``spikedefense report
 DIR``), for example after adding a ``NOTES.md`` that explains where the numbers differ from the
-published ones. The Markdown of ``whitebox.md`` ends with the sanity checks, the protocol summary its caller
+published ones. The Markdown of ``whitebox.md`` ends with the sanity checks, the protocol
+summary its caller
 gives, the contents of ``NOTES.md`` if present, and the command. A study that writes its own files
 beside these (``spikedefense.studies``) re-renders them on top of :func:`render_results`.
 """

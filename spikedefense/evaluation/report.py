@@ -36,7 +36,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from spikedefense.defenses.published import SEED_EPSILON, TABLE5, normalize_attack, published
 from spikedefense.evaluation.records import (
@@ -50,6 +50,7 @@ from spikedefense.evaluation.records import (
 _ATTACK_ORDER = ("none", "fgsm", "rand-fgsm", "cw")
 _ADAPTIVE_TOKENS = frozenset({"bpda", "eot", "adaptive", "e2e", "ste"})
 _EPS_TOL = 1e-6
+_T = TypeVar("_T")
 _CHANCE = 10.0  # percent: every dataset of the project has ten classes
 _MASKING_MARGIN = 5.0
 
@@ -131,7 +132,7 @@ def write_report(
 # --------------------------------------------------------------------------- formatting helpers
 
 
-def _unique(items: Iterable[str]) -> list[str]:
+def _unique(items: Iterable[_T]) -> list[_T]:
     return list(dict.fromkeys(items))
 
 

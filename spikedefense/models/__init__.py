@@ -26,10 +26,10 @@ from .calibration import (
     train_calibration_model,
 )
 from .checkpoint import load_checkpoint, save_checkpoint
+from .classifiers import CLASSIFIERS, make_classifier
 from .hebbian import PRESETS as HEBBIAN_PRESETS
 from .hebbian import HebbianLayer, HebbianSettings, preset, train_hebbian
 from .hebbian_readouts import KrotovReadout, SuperActiveReadout, train_krotov_readout
-from .classifiers import CLASSIFIERS, make_classifier
 from .modes import eval_mode
 from .small_cnn import Binarize, make_small_cnn
 from .train import accuracy, fit, train_classifier, train_vae

@@ -125,6 +125,8 @@ class HebbianLayer(nn.Module):
         p: the Lebesgue norm its currents use, >= 1.
     """
 
+    weight: torch.Tensor
+
     def __init__(self, weight: torch.Tensor, p: float = 2.0) -> None:
         super().__init__()
         if not isinstance(weight, torch.Tensor) or weight.dim() != 2 or weight.shape[1] != 784:
@@ -162,7 +164,7 @@ def _identity(settings: HebbianSettings, images: np.ndarray, seed: int) -> dict[
 
 
 def _resume(checkpoint: str | os.PathLike[str] | None, identity: dict[str, Any],
-            settings: HebbianSettings) -> tuple[np.ndarray | None, int, list[dict[str, Any]]]:  # fmt: skip
+            settings: HebbianSettings) -> tuple[np.ndarray | None, int, list[Any]]:  # fmt: skip
     """``(weight, epochs_done, history)`` of a matching checkpoint, or ``(None, 0, [])``."""
     from .._files import read_json_file
     from .checkpoint import checkpoint_paths, load_checkpoint
@@ -187,6 +189,8 @@ def _resume(checkpoint: str | os.PathLike[str] | None, identity: dict[str, Any],
 
 class _Holder(nn.Module):
     """A module holding one weight, to save and load it as a checkpoint."""
+
+    weight: torch.Tensor
 
     def __init__(self, hidden: int, weight: np.ndarray | None = None) -> None:
         super().__init__()

@@ -59,6 +59,8 @@ class SuperActiveReadout(nn.Module):
         classes: number of labels.
     """
 
+    w2: torch.Tensor
+
     def __init__(self, layer: HebbianLayer, fraction: float = 0.05, classes: int = 10) -> None:
         super().__init__()
         self.layer = _check_layer(layer)

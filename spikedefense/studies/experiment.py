@@ -151,8 +151,8 @@ def build_defenses(
 ) -> tuple[dict[str, list[Any]], dict[str, Any]]:
     """Train the Defense-VAE (and E2E copies); returns ``(defenses by classifier, logs)``."""
     from ..defenses import DefenseVAE, finetune_e2e
-    from ..models import ConvVAE, train_vae
     from ..evaluation.resume import module_sha256
+    from ..models import ConvVAE, train_vae
 
     seed, work = config.evaluation.seed, Path(config.work_dir)
     began = time.perf_counter()

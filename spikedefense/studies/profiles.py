@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from .experiment import ExperimentConfig
 from ..evaluation.harness import EvaluationConfig
+from .experiment import ExperimentConfig
 
 __all__ = ["PROFILES", "make_config"]
 

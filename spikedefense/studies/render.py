@@ -53,8 +53,8 @@ def render_folder(out_dir: str | os.PathLike[str]) -> dict[str, Path]:
         FileNotFoundError: ``out_dir`` holds no ``whitebox.json``.
     """
     from .._files import read_json_file
-    from ..evaluation.render import render_results
     from ..evaluation.records import read_json
+    from ..evaluation.render import render_results
     from .sleep_summary import write_sleep_summary
 
     out = Path(out_dir)

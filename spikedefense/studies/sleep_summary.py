@@ -29,7 +29,8 @@ def base_defense(name: str) -> tuple[str, int | None]:
 
 def summarise_sleep(tables: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """One row per (table, classifier, defense, attack, ε, threat, n): the mean over the sleep
-    seeds and its 95 % t-interval (``interval``: ``[low, high]``, None for one seed). ``tables`` maps a table name ("whitebox", "blackbox") to its records."""
+    seeds and its 95 % t-interval (``interval``: ``[low, high]``, None for one seed).
+    ``tables`` maps a table name ("whitebox", "blackbox") to its records."""
     from ..defenses.published import published
 
     groups: dict[tuple[Any, ...], list[float]] = {}

@@ -97,7 +97,8 @@ def plot_activation_profile(currents: Any, active: Any, ax: Any = None, *,
     return ax
 
 
-def plot_readout(w2: Any, ax: Any = None, *, title: str | None = "W2 = P(label | unit active)") -> Any:
+def plot_readout(w2: Any, ax: Any = None, *,
+                 title: str | None = "W2 = P(label | unit active)") -> Any:  # fmt: skip
     """``w2 [C, H]`` as a heatmap, units sorted by their most likely label; returns the Axes."""
     table = as_numpy("w2", w2).astype(np.float64)
     if table.ndim != 2:
@@ -153,7 +154,7 @@ def save_hebbian_npz(path: str | os.PathLike[str], data: Mapping[str, Any]) -> P
     arrays = {k: as_numpy(k, data[k]) for k in _KEYS}
     arrays["weights"] = arrays["weights"].astype(np.float16)
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
     return atomic_write_bytes(path, buffer.getvalue())
 
 
