@@ -38,7 +38,8 @@ def calibration_defense(kind: str, model: nn.Module) -> ClassifierDefense:
     if kind == "bicnn":
         from ..attacks import BPDA
 
-        surrogate = nn.Sequential(BPDA(model[0]), *list(model)[1:])
+        layers = list(model.children())  # make_calibration_model("bicnn"): Binarize, then the CNN
+        surrogate = nn.Sequential(BPDA(layers[0]), *layers[1:])
         return ClassifierDefense(model, kind, SOURCES[kind], surrogate=surrogate,
                                  surrogate_name="BPDA: identity gradient through the "
                                  "binarisation")  # fmt: skip

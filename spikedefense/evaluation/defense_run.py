@@ -50,7 +50,7 @@ def defense_evaluation_config(profile: str, dataset: str, *, seed: int = 0,
                          f"got {profile!r}")  # fmt: skip
     eps = _EPSILON[dataset]
     sweep = tuple(sorted({round(eps / 3, 4), eps, 0.5, 1.0}))
-    common = {"graybox_attacks": ("fgsm", "pgd", "cw", "apgd-ce", "apgd-dlr"),
+    common: dict[str, Any] = {"graybox_attacks": ("fgsm", "pgd", "cw", "apgd-ce", "apgd-dlr"),
               "adaptive_attacks": ("pgd", "apgd-ce", "apgd-dlr"), "query_attacks": ("square",),
               "n_subset_queries": True, "sweep_epsilons": sweep}  # fmt: skip
     if profile == "tiny":
@@ -113,7 +113,7 @@ def run_defenses(
     context = BuildContext(dataset, (tx, ty), (vx, vy), work, seed,
                            1 if profile == "tiny" else None, progress)  # fmt: skip
     torch.manual_seed(seed)
-    defenses = [spec.build(context) for spec in specs]
+    defenses = [spec.build(context) for spec in specs if spec.build is not None]
     progress_file = work / f"evaluation-progress-{'-'.join(names)}.json"
     result = evaluate_defenses(defenses, x_test, y_test, config, progress=progress,
                                checkpoint=progress_file)  # fmt: skip

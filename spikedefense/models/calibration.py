@@ -89,12 +89,12 @@ def train_calibration_model(
         epochs: overrides the recipe's number of epochs (tiny runs and tests).
     """
     _check_kind(kind)
-    recipe = dict(RECIPES[kind])
+    recipe: dict[str, Any] = dict(RECIPES[kind])
     if epochs is not None:
         recipe["epochs"] = epochs
     model = make_calibration_model(kind)
     val_x, val_y = validation
-    common = {"seed": seed, "checkpoint": checkpoint, "progress": progress, "desc": kind}
+    common: dict[str, Any] = {"seed": seed, "checkpoint": checkpoint, "progress": progress, "desc": kind}
     sidecar = {"kind": "calibration", "config": {"name": kind, **recipe}}
     if kind == "adv-train":
         if epsilon is None:

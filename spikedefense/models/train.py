@@ -175,8 +175,8 @@ class _Best:
     def __init__(self, select: str | None, checkpoint: Any, history: list[dict[str, float]]):
         self.select = select
         self.stem = None if checkpoint is None else f"{os.fspath(checkpoint)}-best"
-        scored = [r for r in history if select is not None and select in r]
-        self.value = max((r[select] for r in scored), default=-math.inf)
+        scored = [r[select] for r in history if select is not None and select in r]
+        self.value = max(scored, default=-math.inf)
         self.state: dict[str, torch.Tensor] | None = None
 
     def offer(self, model: nn.Module, record: dict[str, float], identity: dict) -> None:
@@ -192,9 +192,10 @@ class _Best:
             save_checkpoint(self.stem, model, {**identity, "epoch": record["epoch"]})
 
     def restore(self, model: nn.Module, history: list[dict[str, float]]) -> None:
-        if self.select is None or not history:
+        key = self.select
+        if key is None or not history:
             return
-        epoch = max(history, key=lambda r: r.get(self.select, -math.inf))["epoch"]
+        epoch = max(history, key=lambda r: r.get(key, -math.inf))["epoch"]
         if self.state is not None:
             model.load_state_dict(self.state)
         elif self.stem is not None:
