@@ -94,7 +94,8 @@ def train_calibration_model(
         recipe["epochs"] = epochs
     model = make_calibration_model(kind)
     val_x, val_y = validation
-    common: dict[str, Any] = {"seed": seed, "checkpoint": checkpoint, "progress": progress, "desc": kind}
+    common: dict[str, Any] = {"seed": seed, "checkpoint": checkpoint, "progress": progress,
+                              "desc": kind}
     sidecar = {"kind": "calibration", "config": {"name": kind, **recipe}}
     if kind == "adv-train":
         if epsilon is None:
