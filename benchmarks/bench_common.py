@@ -179,6 +179,27 @@ def write_atomic(path: str, text: str) -> None:
         raise
 
 
+def record_end_state(report: dict[str, Any]) -> None:
+    """Add the load average at the end and Numba's threading layer (None when no parallel
+    region ran) to ``report["machine"]``."""
+    import numba
+
+    report["machine"]["load_average_at_end"] = list(os.getloadavg())
+    try:
+        report["machine"]["numba_threading_layer"] = numba.threading_layer()
+    except ValueError:  # no parallel region ran
+        report["machine"]["numba_threading_layer"] = None
+
+
+def write_report(report: dict[str, Any], text: str, out_dir: str, stem: str) -> None:
+    """``stem.json`` (the report) and ``stem.md`` (``text``) in ``out_dir``, atomically; print
+    the Markdown."""
+    os.makedirs(out_dir, exist_ok=True)
+    write_atomic(os.path.join(out_dir, f"{stem}.json"), dump_json(report))
+    write_atomic(os.path.join(out_dir, f"{stem}.md"), text)
+    print(text)
+
+
 def dump_json(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=1, sort_keys=False, default=_jsonable) + "\n"
 

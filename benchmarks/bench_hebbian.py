@@ -44,8 +44,9 @@ from bench_common import (  # noqa: E402
     numba_cache_stats,
     provenance,
     ratios,
+    record_end_state,
     time_interleaved,
-    write_atomic,
+    write_report,
 )
 
 SEED = 20240531
@@ -429,16 +430,9 @@ def main(argv: list[str] | None = None) -> int:
                 workloads[name] = work
     workloads["fast"]["targets"] = targets(workloads["fast"])
     report["runs"] = {"cpu": {"workloads": workloads, "numba_cpu_kernels": numba_cache_stats()}}
-    report["machine"]["load_average_at_end"] = list(os.getloadavg())
-    try:
-        report["machine"]["numba_threading_layer"] = numba.threading_layer()
-    except ValueError:  # no parallel region ran
-        report["machine"]["numba_threading_layer"] = None
+    record_end_state(report)
     text = markdown(report)
-    os.makedirs(args.out, exist_ok=True)
-    write_atomic(os.path.join(args.out, "bench_hebbian.json"), dump_json(report))
-    write_atomic(os.path.join(args.out, "bench_hebbian.md"), text)
-    print(text)
+    write_report(report, text, args.out, "bench_hebbian")
     return 0
 
 

@@ -34,15 +34,15 @@ import bench_peers as peers  # noqa: E402
 import spikedefense.kernels as K  # noqa: E402
 import torch  # noqa: E402
 from bench_common import (  # noqa: E402
-    dump_json,
     linear_fit,
     markdown,
     numba_cache_stats,
     provenance,
     ratios,
+    record_end_state,
     time_interleaved,
     time_stages,
-    write_atomic,
+    write_report,
 )
 
 SEED = 20240531
@@ -389,18 +389,9 @@ def main(argv: list[str] | None = None) -> int:
             report["skipped"][backend] = "not available on this machine"
             continue
         report["runs"][backend] = run_backend(backend, args.quick)
-    import numba
-
-    report["machine"]["load_average_at_end"] = list(os.getloadavg())
-    try:
-        report["machine"]["numba_threading_layer"] = numba.threading_layer()
-    except ValueError:  # no parallel region ran
-        report["machine"]["numba_threading_layer"] = None
+    record_end_state(report)
     text = markdown(report)
-    os.makedirs(args.out, exist_ok=True)
-    write_atomic(os.path.join(args.out, "bench_kernels.json"), dump_json(report))
-    write_atomic(os.path.join(args.out, "bench_kernels.md"), text)
-    print(text)
+    write_report(report, text, args.out, "bench_kernels")
     return 0
 
 

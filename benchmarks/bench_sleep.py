@@ -41,7 +41,13 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch  # noqa: E402
-from bench_common import dump_json, numba_cache_stats, provenance, write_atomic  # noqa: E402
+from bench_common import (  # noqa: E402
+    dump_json,
+    numba_cache_stats,
+    provenance,
+    record_end_state,
+    write_report,
+)
 from sleep_work import work_bound  # noqa: E402
 from torch_sleep import TorchSleep  # noqa: E402
 
@@ -506,13 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         report["runs"][backend] = run_backend(
             backend, state0, images, n, threads, repeats, args.quick
         )
-    import numba
-
-    report["machine"]["load_average_at_end"] = list(os.getloadavg())
-    try:
-        report["machine"]["numba_threading_layer"] = numba.threading_layer()
-    except ValueError:
-        report["machine"]["numba_threading_layer"] = None
+    record_end_state(report)
     cpu = report["runs"].get("cpu")
     one = [c for c in cpu["cases"] if c["threads"] == 1] if cpu else []
     value = one[0]["ratios"]["ours/torch"] if one else None
@@ -523,10 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     report["notes"] = NOTES
     text = markdown(report)
-    os.makedirs(args.out, exist_ok=True)
-    write_atomic(os.path.join(args.out, "bench_sleep.json"), dump_json(report))
-    write_atomic(os.path.join(args.out, "bench_sleep.md"), text)
-    print(text)
+    write_report(report, text, args.out, "bench_sleep")
     return 0
 
 
