@@ -212,7 +212,8 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _fmt(seconds: float) -> str:
+def format_seconds(seconds: float) -> str:
+    """``1.234 s``, ``12.34 ms`` or ``5.6 us``."""
     if seconds >= 1.0:
         return f"{seconds:.3f} s"
     if seconds >= 1e-3:
@@ -253,8 +254,9 @@ def markdown(report: dict[str, Any]) -> str:
                 for impl, s in case["implementations"].items():
                     ratio = case["ratios"].get(f"{impl}/ours")
                     lines.append(
-                        f"| {wname} | {case['label']} | {impl} | {_fmt(s['median_s'])} | "
-                        f"{_fmt(s['min_s'])} - {_fmt(s['max_s'])} | {_fmt(s['compile_s'])} | "
+                        f"| {wname} | {case['label']} | {impl} | {format_seconds(s['median_s'])} | "
+                        f"{format_seconds(s['min_s'])} - {format_seconds(s['max_s'])} | "
+                        f"{format_seconds(s['compile_s'])} | "
                         f"{'' if ratio is None else f'{ratio:.2f}x'} |")
         lines.append("")
         for wname, work in run["workloads"].items():
@@ -268,7 +270,7 @@ def markdown(report: dict[str, Any]) -> str:
                                  + json.dumps(case["extra"], default=_jsonable))
                 if case.get("profile_ours_s"):
                     lines.append(f"- ours by stage, median ({case['label']}): " + ", ".join(
-                        f"{k} {_fmt(t)}" for k, t in case["profile_ours_s"].items()))
+                        f"{k} {format_seconds(t)}" for k, t in case["profile_ours_s"].items()))
             if "fit" in work:
                 f = work["fit"]
                 lines.append(f"- fit (ours): time = {f['a_s'] * 1e3:.3f} ms + "

@@ -41,6 +41,7 @@ import spikedefense.kernels as K  # noqa: E402
 import torch  # noqa: E402
 from bench_common import (  # noqa: E402
     dump_json,
+    format_seconds,
     numba_cache_stats,
     provenance,
     ratios,
@@ -324,14 +325,6 @@ def workload_topk(cfg: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------------------------
-def _fmt(seconds: float) -> str:
-    if seconds >= 1.0:
-        return f"{seconds:.3f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds * 1e6:.1f} us"
-
-
 def _table(work: dict[str, Any], per_image: bool) -> list[str]:
     head = "| case | implementation | images/s | median | min - max | first-call extra | " \
            "peer/ours |" if per_image else \
@@ -343,8 +336,9 @@ def _table(work: dict[str, Any], per_image: bool) -> list[str]:
             cells = [case["label"], impl]
             if per_image:
                 cells.append(f"{case['images_per_s'][impl]:,.0f}")
-            cells += [_fmt(s["median_s"]), f"{_fmt(s['min_s'])} - {_fmt(s['max_s'])}",
-                      _fmt(s["compile_s"]), "" if ratio is None else f"{ratio:.2f}x"]
+            spread = f"{format_seconds(s['min_s'])} - {format_seconds(s['max_s'])}"
+            cells += [format_seconds(s["median_s"]), spread,
+                      format_seconds(s["compile_s"]), "" if ratio is None else f"{ratio:.2f}x"]
             lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -373,7 +367,7 @@ def markdown(report: dict[str, Any]) -> str:
                 "\n", " ").strip())
             if "stages_median_s" in case:
                 lines.append(f"- stages, median ({case['label']}): " + ", ".join(
-                    f"{k} {_fmt(t)}" for k, t in case["stages_median_s"].items()))
+                    f"{k} {format_seconds(t)}" for k, t in case["stages_median_s"].items()))
         if "targets" in work:
             lines.append("- targets: " + dump_json(work["targets"]).replace("\n", " ").strip())
         lines += [f"- note: {n}" for n in work["notes"]] + [""]

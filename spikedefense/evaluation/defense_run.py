@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .harness import EvaluationConfig, EvaluationResult, evaluate_defenses
-from .intervals import wilson
+from .intervals import accuracy_interval
 from .records import Record
 
 __all__ = ["DEFENSE_PROFILES", "defense_evaluation_config", "run_defenses", "summarise"]
@@ -139,7 +139,7 @@ def _cell(r: Record | None) -> dict[str, Any] | None:
     """One summary cell: accuracy, n, Wilson interval and what the worst case was over."""
     if r is None:
         return None
-    low, high = wilson(round(r.accuracy * r.n / 100), r.n)
+    low, high = accuracy_interval(r.accuracy, r.n)
     return {"accuracy": r.accuracy, "n": r.n, "ci95": [low, high], "over": r.params.get("over")}
 
 

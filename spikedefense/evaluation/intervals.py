@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["t_interval", "wilson"]
+__all__ = ["accuracy_interval", "t_interval", "wilson"]
 
 _Z95 = 1.959963984540054
 # two-sided 95 % Student t quantiles by degrees of freedom (1..30); beyond, the normal one
@@ -37,6 +37,11 @@ def wilson(correct: int, n: int) -> tuple[float, float]:
     low = 0.0 if correct == 0 else max(0.0, centre - half)
     high = 1.0 if correct == n else min(1.0, centre + half)
     return 100.0 * low, 100.0 * high
+
+
+def accuracy_interval(accuracy: float, n: int) -> tuple[float, float]:
+    """The Wilson interval of an accuracy given in percent over ``n`` images (as records hold)."""
+    return wilson(round(accuracy * n / 100), n)
 
 
 def t_interval(values: Sequence[float]) -> tuple[float, float]:

@@ -373,9 +373,9 @@ def _adaptive(records: Sequence[Record]) -> list[str]:
 def _with_interval(record: Record | None) -> str:
     if record is None:
         return "—"
-    from .intervals import wilson
+    from .intervals import accuracy_interval
 
-    low, high = wilson(round(record.accuracy * record.n / 100), record.n)
+    low, high = accuracy_interval(record.accuracy, record.n)
     return f"{record.accuracy:.2f} [{low:.1f}, {high:.1f}]"
 
 
