@@ -41,16 +41,23 @@ def check_positive(name: str, value: Any) -> float:
     return float(value)
 
 
-def check_images(images: Any, name: str = "images",
-                 shape: tuple[int, ...] | None = None) -> torch.Tensor:  # fmt: skip
+def check_images(images: Any, name: str = "images", shape: tuple[int, ...] | None = None,
+                 *, ndim: int | None = 4) -> torch.Tensor:  # fmt: skip
     """``images`` if it is a finite float tensor ``[N, C, H, W]``, N >= 1, in [0, 1], and (if
-    ``shape`` is given) with ``images.shape[1:] == shape``."""
+    ``shape`` is given) with ``images.shape[1:] == shape``. ``ndim=None`` accepts any rank
+    from 2 (``[N, features]``) up."""
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(images).__name__}")
     if not images.is_floating_point():
         raise TypeError(f"{name}: expected a floating-point tensor, got dtype {images.dtype}")
-    want = "[N, C, H, W]" if shape is None else f"[N, {', '.join(map(str, shape))}]"
-    wrong = images.dim() != 4 or images.shape[0] < 1 or min(images.shape) < 1
+    if shape is not None:
+        want = f"[N, {', '.join(map(str, shape))}]"
+        rank_ok = images.dim() == 1 + len(shape)
+    elif ndim is None:
+        want, rank_ok = "[N, ...] (rank >= 2)", images.dim() >= 2
+    else:
+        want, rank_ok = "[N, C, H, W]" if ndim == 4 else f"rank {ndim}", images.dim() == ndim
+    wrong = not rank_ok or images.shape[0] < 1 or min(images.shape) < 1
     if wrong or (shape is not None and tuple(images.shape[1:]) != tuple(shape)):
         raise ValueError(f"{name}: expected shape {want} with N >= 1, got {tuple(images.shape)}")
     if not bool(torch.isfinite(images).all()):

@@ -12,18 +12,33 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..snn.svae import SVAE, ConvertedLayer
+from ..snn.svae import SVAE
+from ._fold import check_percentile, fold_layer, percentile_scales, unfold_layer
 
 __all__ = ["svae_to_vae", "vae_to_svae"]
 
-_BN_KEYS = ("weight", "bias", "running_mean", "running_var")
+#: (input shape, output shape) of each layer of the ConvVAE, batch excluded.
+_SHAPES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "S1": ((1, 28, 28), (64, 28, 28)), "S2": ((64, 28, 28), (64, 16, 16)),
+    "S3": ((64, 16, 16), (128, 8, 8)), "S4": ((128, 8, 8), (256, 4, 4)),
+    "mu": ((4096,), (-1,)), "logvar": ((4096,), (-1,)), "D0": ((-1,), (4096,)),
+    "D1": ((256, 4, 4), (128, 8, 8)), "D2": ((128, 8, 8), (64, 16, 16)),
+    "D3": ((64, 16, 16), (64, 28, 28)), "D4": ((64, 28, 28), (1, 28, 28)),
+}
+
+
+
+def _shapes(name: str, latent: int) -> dict[str, tuple[int, ...]]:
+    """``in_shape`` and ``out_shape`` of layer ``name`` (-1 in :data:`_SHAPES` is the latent)."""
+    keys = ("in_shape", "out_shape")
+    return {key: tuple(latent if d == -1 else d for d in shape)
+            for key, shape in zip(keys, _SHAPES[name], strict=True)}  # fmt: skip
 
 
 def _check_vae(vae: Any, name: str = "vae") -> None:
@@ -84,65 +99,6 @@ def _activations(vae: Any, images: torch.Tensor, batch_size: int = 64) -> dict[s
     return {name: np.concatenate(parts) for name, parts in found.items()}
 
 
-def _bn_scale(bn: dict[str, np.ndarray]) -> np.ndarray:
-    return bn["weight"] / np.sqrt(bn["running_var"] + bn["eps"])
-
-
-def _per_out(values: np.ndarray, kind: str, ndim: int) -> np.ndarray:
-    shape = [1] * ndim
-    shape[1 if kind == "deconv" else 0] = -1
-    return values.reshape(shape)
-
-
-def _convert(
-    name: str,
-    kind: str,
-    module: Any,
-    norm: Any,
-    activation: str,
-    scale: float,
-    input_scale: float,
-) -> ConvertedLayer:
-    weight = module.weight.detach().double().cpu().numpy()
-    out_channels = weight.shape[1 if kind == "deconv" else 0]
-    bias = (
-        module.bias.detach().double().cpu().numpy()
-        if module.bias is not None
-        else np.zeros(out_channels)
-    )
-    bn = raw = None
-    if norm is not None:
-        bn = {key: getattr(norm, key).detach().double().cpu().numpy() for key in _BN_KEYS}
-        bn["eps"] = np.array(float(norm.eps))
-        s = _bn_scale(bn)
-        zero = s == 0
-        if zero.any():
-            raw = np.take(weight, np.flatnonzero(zero), axis=1 if kind == "deconv" else 0)
-        weight = weight * _per_out(s, kind, weight.ndim)
-        bias = bias * s + bn["bias"] - bn["running_mean"] * s
-    weight = weight * (input_scale / scale)
-    bias = bias / scale
-    unit_range = float(np.abs(weight).max()) or 1.0
-    if kind == "linear":
-        stride, padding = 1, 0
-    else:
-        stride, padding = int(module.stride[0]), int(module.padding[0])
-    return ConvertedLayer(
-        name,
-        kind,
-        weight,
-        bias,
-        stride,
-        padding,
-        float(scale),
-        float(input_scale),
-        activation,
-        unit_range,
-        bn,
-        raw,
-    )
-
-
 def vae_to_svae(vae: Any, calibration_images: torch.Tensor, percentile: float = 99.9) -> SVAE:
     """Convert a trained ConvVAE into an :class:`SVAE` (BN folded, normalised, unit-mapped).
 
@@ -160,12 +116,7 @@ def vae_to_svae(vae: Any, calibration_images: torch.Tensor, percentile: float = 
 
     _check_vae(vae)
     images = _check_calibration(calibration_images)
-    if (
-        isinstance(percentile, bool)
-        or not isinstance(percentile, (int, float))
-        or not (math.isfinite(percentile) and 0 < percentile <= 100)
-    ):
-        raise ValueError(f"percentile: expected a number in (0, 100], got {percentile!r}")
+    percentile = check_percentile(percentile)
     with eval_mode(vae):
         vae_cpu = vae
         if next(vae.parameters()).device.type != "cpu":
@@ -173,9 +124,7 @@ def vae_to_svae(vae: Any, calibration_images: torch.Tensor, percentile: float = 
 
             vae_cpu = copy.deepcopy(vae).cpu()
         acts = _activations(vae_cpu, images)
-    scales = {
-        name: float(np.percentile(a, percentile)) if a.size else 1.0 for name, a in acts.items()
-    }
+    scales = percentile_scales(acts, percentile)
     previous = {
         "S1": 1.0,
         "S2": scales["S1"],
@@ -190,33 +139,11 @@ def vae_to_svae(vae: Any, calibration_images: torch.Tensor, percentile: float = 
         "D4": scales["D3"],
     }
     layers = tuple(
-        _convert(name, kind, module, norm, activation, scales.get(name, 1.0), previous[name])
+        fold_layer(name, kind, module, norm, activation, scales.get(name, 1.0), previous[name],
+                   **_shapes(name, int(vae.latent_dim)))
         for name, kind, module, norm, activation in _modules(vae_cpu)
     )
     return SVAE(layers, int(vae.latent_dim), float(percentile))
-
-
-def _restore(layer: ConvertedLayer, module: Any, norm: Any) -> None:
-    weight = layer.weight * (layer.scale / layer.input_scale)
-    bias = layer.bias * layer.scale
-    if layer.bn is not None and norm is not None:
-        s = _bn_scale(layer.bn)
-        safe = np.where(s == 0, 1.0, s)
-        weight = weight / _per_out(safe, layer.kind, weight.ndim)
-        if layer.raw_weight is not None:
-            axis = layer.out_axis
-            index: list[Any] = [slice(None)] * weight.ndim
-            index[axis] = np.flatnonzero(s == 0)
-            weight[tuple(index)] = layer.raw_weight
-        state = {key: torch.from_numpy(layer.bn[key].copy()) for key in _BN_KEYS}
-        # Modules followed by BN have no bias of their own: the whole bias is BN's shift.
-        state["bias"] = torch.from_numpy(bias + layer.bn["running_mean"] * s)
-        for key, value in state.items():
-            getattr(norm, key).copy_(value)
-        norm.eps = float(layer.bn["eps"])
-    elif module.bias is not None:
-        module.bias.copy_(torch.from_numpy(bias))
-    module.weight.copy_(torch.from_numpy(weight))
 
 
 @torch.no_grad()
@@ -232,5 +159,5 @@ def svae_to_vae(svae: SVAE) -> Any:
         raise TypeError(f"svae: expected an SVAE, got {type(svae).__name__}")
     vae = ConvVAE(latent_dim=svae.latent_dim)
     for name, _, module, norm, _ in _modules(vae):
-        _restore(svae[name], module, norm)
+        unfold_layer(svae[name], module, norm)
     return vae.eval()

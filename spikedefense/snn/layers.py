@@ -68,7 +68,8 @@ def from_converted(layer: Any, threshold: float = 1.0) -> SpikingLayer:
     threshold = check_threshold(threshold)
     weight = (layer.weight * threshold).astype(np.float32)
     bias = (layer.bias * threshold).astype(np.float32)
-    return SpikingLayer(layer.kind, weight, bias, layer.stride, layer.padding, float(threshold))
+    kind = "conv" if layer.kind == "avgpool" else layer.kind  # an average pool is a fixed conv
+    return SpikingLayer(kind, weight, bias, layer.stride, layer.padding, float(threshold))
 
 
 def layer_currents(layer: SpikingLayer, spikes: np.ndarray, *, backend: str = "cpu") -> np.ndarray:

@@ -28,12 +28,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812
 
 from spikedefense.kernels import bernoulli_encode
 from spikedefense.kernels.dispatch import BACKENDS
 
-from .layers import SpikingLayer, check_threshold, fire, from_converted, layer_currents
+from .layers import SpikingLayer, check_threshold, from_converted
 from .record import SpikeRecord
 from .svae import SVAE
 
@@ -105,40 +104,18 @@ class SpikingVAE:
             name: from_converted(svae[name], thresholds.get(name, 1.0)) for name in SPIKING
         }
 
-    def _fire(
-        self, name: str, currents: np.ndarray, records: dict[str, SpikeRecord], record: bool
-    ) -> np.ndarray:
-        spikes = fire(currents, self.layers[name].threshold, backend=self.backend)
-        if record:
-            records[name] = SpikeRecord.from_dense(spikes, name=name)
-        return spikes
-
     def run(self, images: Any, steps: int, *, seed: int = 0, record: bool = False) -> SVAEOutput:
         """Reconstruct ``images`` (float ``[B, 1, 28, 28]`` in [0, 1]) with ``steps`` steps."""
+        from .chain_run import simulate
+
         steps = check_steps(steps)
         x = _images(images)
-        batch = x.shape[0]
         spikes = bernoulli_encode(x, steps, seed=seed, backend=self.backend)
-        records: dict[str, SpikeRecord] = {}
-        for name in SPIKING[:4]:
-            currents = layer_currents(self.layers[name], spikes, backend=self.backend)
-            spikes = self._fire(name, currents, records, record)
-        head = self.svae["mu"]
-        mu = spikes.reshape(steps, batch, -1).mean(axis=0, dtype=np.float64) @ head.weight.T
-        mu += head.bias
-        d0 = self.layers["D0"]
-        drive = (mu @ (self.svae["D0"].weight.T * d0.threshold) + d0.bias).astype(np.float32)
-        spikes = self._fire("D0", np.repeat(drive[None], steps, axis=0), records, record)
-        spikes = spikes.reshape(steps, batch, 256, 4, 4)
-        for name in SPIKING[5:]:
-            currents = layer_currents(self.layers[name], spikes, backend=self.backend)
-            spikes = self._fire(name, currents, records, record)
-        out = self.svae["D4"]
-        rate = torch.from_numpy(spikes.mean(axis=0, dtype=np.float64))
-        logits = F.conv_transpose2d(
-            rate, torch.from_numpy(out.weight), torch.from_numpy(out.bias), out.stride, out.padding
-        )
-        return SVAEOutput(torch.sigmoid(logits).float(), torch.from_numpy(mu).float(), records)
+        chain = [layer for layer in self.svae.layers if layer.name != "logvar"]
+        sim = simulate(chain, self.layers, spikes, backend=self.backend, record=record,
+                       keep=("mu",))  # fmt: skip
+        assert sim.value is not None  # D4 is a readout
+        return SVAEOutput(sim.value.float(), sim.kept["mu"].float(), sim.records)
 
 
 def reconstruction_error_table(

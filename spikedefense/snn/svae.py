@@ -50,7 +50,8 @@ class ConvertedLayer:
 
     Attributes:
         name: "S1".."S4" (encoder), "mu", "logvar" (heads), "D0" (latent -> 4096), "D1".."D4".
-        kind: "conv", "deconv" or "linear".
+        kind: "conv", "deconv", "linear" or "avgpool" (a conv whose weight averages each
+            channel over its window).
         weight: normalised weight ``W~`` (conv ``[C_out, C_in, k, k]``, deconv
             ``[C_in, C_out, k, k]``, linear ``[N_out, N_in]``).
         bias: normalised bias ``b~`` ``[C_out]`` (zeros where the layer has none).
@@ -61,6 +62,9 @@ class ConvertedLayer:
         unit_range: ``max |W~|`` of the layer when it was converted (the STDP mapping).
         bn: ``{"weight", "bias", "running_mean", "running_var", "eps"}`` of the folded BN, or None.
         raw_weight: original weights of channels whose BN scale is 0, or None.
+        in_shape, out_shape: the layer's input and output shape without the batch axis.
+        module, norm: paths of the weight module and of its folded BatchNorm ("" if none) in
+            the converted model.
     """
 
     name: str
@@ -75,6 +79,10 @@ class ConvertedLayer:
     unit_range: float
     bn: dict[str, np.ndarray] | None = None
     raw_weight: np.ndarray | None = None
+    in_shape: tuple[int, ...] = ()
+    out_shape: tuple[int, ...] = ()
+    module: str = ""
+    norm: str = ""
 
     @property
     def spiking(self) -> bool:
