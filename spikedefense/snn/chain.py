@@ -125,5 +125,6 @@ class SpikingNetwork:
         """
         from .chain_run import run_network
 
-        return run_network(self, images, steps, seed=seed, backend=backend, record=record,
-                           batch_size=batch_size, thresholds=thresholds)  # fmt: skip
+        return SpikingOutput(*run_network(self, images, steps, seed=seed, backend=backend,
+                                          record=record, batch_size=batch_size,
+                                          thresholds=thresholds))  # fmt: skip

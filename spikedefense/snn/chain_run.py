@@ -17,13 +17,14 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from spikedefense.kernels import bernoulli_encode
+from spikedefense.kernels.dispatch import BACKENDS
 
 from .layers import SpikingLayer, check_threshold, fire, from_converted, layer_currents
 from .record import SpikeRecord
 from .svae import ConvertedLayer
 
-__all__ = ["Simulation", "check_thresholds", "readout", "run_network", "simulate",
-           "spiking_layers"]  # fmt: skip
+__all__ = ["Simulation", "check_backend", "check_steps", "check_thresholds", "readout",
+           "run_network", "simulate", "spiking_layers"]  # fmt: skip
 
 _ACTIVATIONS = {"identity": lambda v: v, "sigmoid": torch.sigmoid}
 
@@ -104,6 +105,18 @@ def simulate(layers: Sequence[ConvertedLayer], synapses: Mapping[str, SpikingLay
     return Simulation(value, last_spikes, records, kept)
 
 
+def check_steps(steps: Any) -> int:
+    from .._validate import check_int
+
+    return check_int("steps", steps, 1)
+
+
+def check_backend(backend: Any) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
+    return str(backend)
+
+
 def _images(images: Any, shape: tuple[int, ...]) -> np.ndarray:
     from .._validate import check_images
 
@@ -114,8 +127,6 @@ def _images(images: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _backend(backend: Any, images: Any) -> str:
-    from .network import check_backend
-
     if backend == "auto":
         on_gpu = isinstance(images, torch.Tensor) and images.is_cuda
         from spikedefense.kernels import available_backends
@@ -140,12 +151,11 @@ def _merge(parts: list[SpikeRecord], batch: int) -> SpikeRecord:
 
 def run_network(net: Any, images: Any, steps: int, *, seed: int = 0, backend: str = "auto",
                 record: bool = True, batch_size: int = 64,
-                thresholds: Mapping[str, float] | None = None) -> Any:  # fmt: skip
-    """:meth:`~.chain.SpikingNetwork.run` (its docstring has the arguments)."""
+                thresholds: Mapping[str, float] | None = None,
+                ) -> tuple[torch.Tensor, torch.Tensor, dict[str, SpikeRecord]]:  # fmt: skip
+    """``(rates, counts, records)`` of :meth:`~.chain.SpikingNetwork.run` (its docstring has
+    the arguments)."""
     from .._validate import check_int
-    from .chain import SpikingOutput
-    from .network import check_steps
-
     steps = check_steps(steps)
     batch_size = check_int("batch_size", batch_size, 1)
     seed = check_int("seed", seed, 0, 2**63 - 1)
@@ -173,4 +183,4 @@ def run_network(net: Any, images: Any, steps: int, *, seed: int = 0, backend: st
     count = (torch.from_numpy(np.concatenate(counts)) if counts
              else torch.zeros(out_shape, dtype=torch.int32))  # fmt: skip
     records = {name: _merge(parts, len(x)) for name, parts in chunks.items()}
-    return SpikingOutput(rates, count, records)
+    return rates, count, records

@@ -30,13 +30,13 @@ import numpy as np
 import torch
 
 from spikedefense.kernels import bernoulli_encode
-from spikedefense.kernels.dispatch import BACKENDS
 
+from .chain_run import check_backend, check_steps
 from .layers import SpikingLayer, check_threshold, from_converted
 from .record import SpikeRecord
 from .svae import SVAE
 
-__all__ = ["SVAEOutput", "SpikingVAE", "check_steps", "reconstruction_error_table"]
+__all__ = ["SVAEOutput", "SpikingVAE", "reconstruction_error_table"]
 
 SPIKING = ("S1", "S2", "S3", "S4", "D0", "D1", "D2", "D3")
 
@@ -48,18 +48,6 @@ class SVAEOutput(NamedTuple):
     reconstruction: torch.Tensor
     mu: torch.Tensor
     records: dict[str, SpikeRecord]
-
-
-def check_steps(steps: Any) -> int:
-    from .._validate import check_int
-
-    return check_int("steps", steps, 1)
-
-
-def check_backend(backend: Any) -> str:
-    if backend not in BACKENDS:
-        raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
-    return str(backend)
 
 
 def _images(images: Any) -> np.ndarray:
