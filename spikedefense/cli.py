@@ -317,6 +317,20 @@ def _seed(text: str) -> int:
     return value
 
 
+def _dim_table(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .studies.dim_report import dim_table_study
+
+    names = [n.strip() for n in args.defenses.split(",") if n.strip()]
+    work = args.work or str(Path(args.out) / ".work")
+    paths = dim_table_study(names, args.dataset, args.out, work,
+                            data_dir=args.data_dir, n=args.n, subset=args.subset, seed=args.seed,
+                            command=shlex.join(["spikedefense", *argv]), progress=not args.quiet,
+                            tiny=args.tiny)  # fmt: skip
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .data import DATASETS
     from .models import CLASSIFIERS
@@ -352,6 +366,23 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=_seed, default=0, help=f"in [0, {MAX_SEED}] (default: 0)")
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(run=_evaluate)
+    table = sub.add_parser("dim-table", help="the DIM document's Table 1 (foolbox attacks per "
+                           "norm, all-attacks worst case, minimal accuracy) for registered "
+                           "defenses; resumable")  # fmt: skip
+    table.add_argument("--dataset", choices=DATASETS, default="mnist")
+    table.add_argument("--data-dir", default=None, help="default: $SPIKEDEFENSE_DATA")
+    table.add_argument("--defenses", default="cnn,bicnn,adv-train,dim,bidim,spiking-dim",
+                       metavar="NAME[,NAME...]", help="default: the document's comparison")
+    table.add_argument("--out", required=True, help="folder for records and table1.md")
+    table.add_argument("--work", default=None, help="checkpoints (default OUT/.work)")
+    table.add_argument("--n", type=_positive_int, default=1000,
+                       help="stratified test images (default: 1000)")
+    table.add_argument("--subset", type=_positive_int, default=200,
+                       help="of them, for the expensive rows (default: 200)")
+    table.add_argument("--tiny", action="store_true", help="one-epoch models (smoke test)")
+    table.add_argument("--seed", type=_seed, default=0, help=f"in [0, {MAX_SEED}] (default: 0)")
+    table.add_argument("--quiet", action="store_true", help="no progress bars")
+    table.set_defaults(run=_dim_table)
     listing = sub.add_parser("defenses", help="list the registered defenses and their sources")
     listing.set_defaults(run=_defenses)
     demo = sub.add_parser("demo", help="train, attack, sleep and evaluate on the embedded "

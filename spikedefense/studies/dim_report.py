@@ -1,0 +1,188 @@
+"""The Table 1 study end to end (:func:`dim_table_study`) and its report (:func:`render_table`).
+
+``spikedefense dim-table`` runs it: builds (or resumes) the defenses named, on the dataset's
+training split with the validation split held out, picks ``n`` stratified test images, runs every
+unit of :mod:`.dim_table` not yet written and writes ``table1.md`` / ``table1.json`` in the
+document's layout, the document's number beside ours. Accuracies carry 95 % Wilson intervals.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .dim_attacks import DOCUMENT, NORMS, REDUCED
+from .dim_table import THREATS, load_units, run_table, worst_case
+
+__all__ = ["dim_table_study", "render_table", "summarise_units"]
+
+#: The document's Table 1 (DIM, biDIM and the baselines it shares with our registry), percent.
+DOCUMENT_TABLE = {
+    ("linf", "pgd"): {"dim": 85.0, "bidim": 89.0},
+    ("linf", "brendel-bethge"): {"dim": 9.0, "bidim": 88.0},
+    ("linf", "all"): {"dim": 8.0, "bidim": 78.0, "cnn": 0.0, "bicnn": 69.0, "adv-train": 93.0},
+    ("l2", "all"): {"dim": 66.0, "bidim": 45.0},
+    ("l1", "all"): {"dim": 65.0, "bidim": 65.0},
+    ("l0", "all"): {"dim": 59.0, "bidim": 53.0},
+    ("none", "clean"): {"dim": 96.0, "bidim": 96.0},
+    ("min", "all"): {"dim": 8.0, "bidim": 45.0},
+}
+_NORM_NAMES = {"l0": "L0", "l1": "L1", "l2": "L2", "linf": "L∞"}
+
+
+def _accuracy(d: np.ndarray, eps: float) -> dict[str, Any]:
+    from ..evaluation.intervals import accuracy_interval
+
+    n = len(d)
+    correct = int((d > eps).sum())
+    low, high = accuracy_interval(100.0 * correct / n, n)
+    finite = np.where(np.isinf(d), np.inf, d)
+    return {"accuracy": 100.0 * correct / n, "interval": [low, high], "n": n,
+            "median_distance": float(np.median(finite))}  # fmt: skip
+
+
+def summarise_units(units: Sequence[dict[str, Any]], n_images: int) -> dict[str, Any]:
+    """Per defense: every row's accuracy, the all-attacks rows and the minimal accuracy."""
+    out: dict[str, Any] = {}
+    for name in dict.fromkeys(u["defense"] for u in units):
+        mine = [u for u in units if u["defense"] == name]
+        rows = {f"{u['threat']}/{u['norm']}/{u['attack']}":
+                _accuracy(np.asarray(u["distances"]), NORMS[u["norm"]]) for u in mine}  # fmt: skip
+        worst: dict[str, Any] = {}
+        for norm in NORMS:
+            for threat in (*THREATS, "any"):
+                chosen = [u for u in mine if threat == "any" or u["threat"] == threat]
+                for on in ("all", "subset"):
+                    found = worst_case(chosen, norm, n_images, on)
+                    if found is not None:
+                        worst[f"{threat}/{norm}/{on}"] = _accuracy(found[1], NORMS[norm])
+        minimal = {key: min((v["accuracy"], k) for k, v in worst.items()
+                            if k.startswith(key))  # fmt: skip
+                   for key in ("document/", "any/") if any(k.startswith(key) for k in worst)}
+        out[name] = {"rows": rows, "all_attacks": worst,
+                     "minimal": {k: {"accuracy": v[0], "row": v[1]} for k, v in minimal.items()}}
+    return out
+
+
+def _cell(entry: dict[str, Any] | None, distance: bool = False) -> str:
+    if entry is None:
+        return "—"
+    low, high = entry["interval"]
+    text = f"{entry['accuracy']:.1f} [{low:.1f}, {high:.1f}]"
+    if distance:
+        med = entry["median_distance"]
+        text = f"{'∞' if np.isinf(med) else f'{med:.2f}'} / {text}"
+    return text
+
+
+def render_table(out: Path, n_images: int, clean: dict[str, dict[str, Any]],
+                 setup: dict[str, Any]) -> dict[str, Path]:  # fmt: skip
+    """Write ``table1.json`` and ``table1.md`` from the unit records under ``out``."""
+    from .._atomic import atomic_write_text
+
+    units = load_units(out)
+    summary = summarise_units(units, n_images)
+    names = list(clean)
+    lines = [f"# Table 1 of the DIM document ({setup.get('dataset', 'mnist')})", "",
+             f"Evaluation images: {n_images} stratified test images; rows marked ‡ ran on a "
+             f"stratified subset of {setup.get('subset')} of them. Clean accuracy on the full "
+             "test set. Cells: accuracy % at the norm's ε [95 % Wilson]; `all attacks` rows: "
+             "median adversarial distance / accuracy (per-image worst case; misclassified "
+             "clean images count 0, failures ∞). *doc.* = the document's number.", "",
+             "Reduced budgets (CPU time): " + "; ".join(f"{k}: {v}" for k, v in REDUCED.items()),
+             "", "| row | " + " | ".join(names) + " |",
+             "|---|" + "---|" * len(names)]  # fmt: skip
+
+    def doc(key: tuple[str, str], name: str) -> str:
+        value = DOCUMENT_TABLE.get(key, {}).get(name)
+        return "" if value is None else f" (doc. {value:g})"
+
+    lines.append("| clean (full test set) | " + " | ".join(
+        f"{clean[n]['accuracy']:.2f}{doc(('none', 'clean'), n)}" for n in names) + " |")
+    for norm in NORMS:
+        lines.append(f"| **{_NORM_NAMES[norm]} ε = {NORMS[norm]:g}** |" + " |" * len(names))
+        for threat in THREATS:
+            seen = dict.fromkeys(k.split("/", 2)[2] for s in summary.values() for k in s["rows"]
+                                 if k.startswith(f"{threat}/{norm}/"))  # fmt: skip
+            for attack in seen:
+                sub = any(r.subset and r.name == attack and r.norm == norm for r in DOCUMENT)
+                cells = [_cell(summary.get(n, {}).get("rows", {}).get(
+                    f"{threat}/{norm}/{attack}")) + doc((norm, attack), n) * (threat == "document")
+                    for n in names]  # fmt: skip
+                lines.append(f"| {threat}: {attack}{' ‡' if sub else ''} | " + " | ".join(cells)
+                             + " |")  # fmt: skip
+        for threat, label in (("document", "document's attacks"), ("any", "all, incl. adaptive")):
+            for on, where in (("all", f"{n_images} images"), ("subset", "subset ‡")):
+                cells = [_cell(summary.get(n, {}).get("all_attacks", {}).get(
+                    f"{threat}/{norm}/{on}"), distance=True) for n in names]  # fmt: skip
+                if any(c != "—" for c in cells):
+                    extra = [doc((norm, "all"), n) if threat == "document" and on == "subset"
+                             else "" for n in names]  # fmt: skip
+                    lines.append(f"| all attacks ({label}, {where}) | "
+                                 + " | ".join(c + e for c, e in zip(cells, extra, strict=True))
+                                 + " |")  # fmt: skip
+    for key, label in (("document/", "document's attacks"), ("any/", "all, incl. adaptive")):
+        cells = []
+        for n in names:
+            m = summary.get(n, {}).get("minimal", {}).get(key)
+            extra = doc(("min", "all"), n) if key == "document/" else ""
+            cells.append("—" if m is None else f"{m['accuracy']:.1f} ({m['row']}){extra}")
+        lines.append(f"| minimal accuracy ({label}) | " + " | ".join(cells) + " |")
+    lines += ["", f"Command: `{setup.get('command', '')}`", ""]
+    paths = {"table_json": Path(out) / "table1.json", "table_md": Path(out) / "table1.md"}
+    atomic_write_text(paths["table_json"], json.dumps({"setup": setup, "clean": clean,
+                                                       "summary": summary}, indent=1,
+                                                      default=str))  # fmt: skip
+    atomic_write_text(paths["table_md"], "\n".join(lines))
+    return paths
+
+
+def dim_table_study(names: Sequence[str], dataset: str, out: str, work: str, *,
+                    data_dir: str | None = None, n: int = 1000, subset: int = 200,
+                    seed: int = 0, command: str = "", progress: bool = True,
+                    tiny: bool = False) -> dict[str, Path]:  # fmt: skip
+    """Build the defenses ``names``, run the Table 1 units not yet done, write the report."""
+    import torch
+
+    from .._atomic import atomic_write_text
+    from .._provenance import provenance
+    from ..attacks import stratified_indices
+    from ..data import load_dataset
+    from ..defenses import BuildContext, defense_spec
+    from ..evaluation.defense_run import _split
+    from .dim_table import predict_all
+
+    specs = [defense_spec(name) for name in names]
+    if any(s.build is None for s in specs):
+        raise ValueError("--defenses: only harness defenses (with a build) can run Table 1")
+    x, y = load_dataset(dataset, "train", data_dir)
+    tx, ty, vx, vy = _split(x, y, "tiny" if tiny else "reproduction", seed)
+    x_test, y_test = load_dataset(dataset, "test", data_dir)
+    folder = Path(work) / dataset
+    folder.mkdir(parents=True, exist_ok=True)
+    context = BuildContext(dataset, (tx, ty), (vx, vy), folder, seed, 1 if tiny else None,
+                           progress)  # fmt: skip
+    torch.manual_seed(seed)
+    defenses = [spec.build(context) for spec in specs if spec.build is not None]
+    keep = np.sort(stratified_indices(y_test, min(n, len(y_test)), seed=seed).numpy())
+    images, labels = x_test[keep], y_test[keep]
+    provenance()
+    clean_path = Path(out) / "clean.json"
+    clean = json.loads(clean_path.read_text()) if clean_path.is_file() else {}
+    for d in defenses:
+        if d.name not in clean:  # the full test set (the spiking DIM's takes minutes)
+            correct = int((predict_all(d, x_test) == y_test).sum())
+            clean[d.name] = {"accuracy": 100.0 * correct / len(y_test), "n": len(y_test)}
+            Path(out).mkdir(parents=True, exist_ok=True)
+            atomic_write_text(clean_path, json.dumps(clean, indent=1))
+    slow = [d.name for d in defenses if d.name.startswith("spiking")]
+    run_table(defenses, images, labels, Path(out), subset=subset, seed=seed, slow_queries=slow,
+              command=command, progress=progress)  # fmt: skip
+    setup = {"dataset": dataset, "n": len(labels), "subset": subset, "seed": seed,
+             "command": command, "defenses": list(names), "slow_queries": slow,
+             "surrogates": {d.name: d.info.surrogate for d in defenses}}  # fmt: skip
+    return render_table(Path(out), len(labels), {d.name: clean[d.name] for d in defenses}, setup)
