@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -175,11 +177,13 @@ class Skip(nn.Module):
 
 
 @pytest.mark.parametrize(("model", "match"), [
-    (nn.Sequential(nn.Flatten(), nn.Linear(64, 4), nn.Tanh()), r"unsupported layer Tanh at position 2"),
+    (nn.Sequential(nn.Flatten(), nn.Linear(64, 4), nn.Tanh()),
+     r"unsupported layer Tanh at position 2"),
     (nn.Sequential(nn.Conv2d(1, 2, 3, dilation=2)), "dilation"),
     (nn.Sequential(nn.Flatten(), nn.ReLU(), nn.BatchNorm1d(64)), "BatchNorm1d at position 2"),
     (nn.Sequential(nn.Linear(8, 4)), r"layer '0' \(linear\) gets input of shape"),
-    (nn.Sequential(nn.Flatten(), nn.Linear(64, 4), nn.ReLU(), nn.Sigmoid()), "Sigmoid at position 3"),
+    (nn.Sequential(nn.Flatten(), nn.Linear(64, 4), nn.ReLU(), nn.Sigmoid()),
+     "Sigmoid at position 3"),
     (nn.Sequential(nn.ReLU(), nn.Flatten()), "no Conv2d"),
     (nn.Sequential(nn.Flatten(), nn.Linear(64, 4), nn.BatchNorm1d(4, track_running_stats=False)),
      "running statistics"),
@@ -234,3 +238,36 @@ def test_the_callers_model_is_left_as_it_was() -> None:
     assert model.training
     for key, value in model.state_dict().items():
         assert torch.equal(value, before[key])
+
+
+def test_nir_export_writes_every_layer_and_dense_deconvs_are_exact(tmp_path: Any) -> None:
+    import nir
+
+    from spikedefense.convert import to_nir
+
+    model = _randomise_bn(make_internal_model(), 4)
+    net = to_spiking(model, _images((1, 28, 28), 16))
+    graph = to_nir(net)
+    spiking = [layer.name for layer in net.layers if layer.spiking]
+    assert [n for n in graph.nodes if n.endswith("_if")] == [f"{n}_if" for n in spiking]
+    deconv = next(layer for layer in net.layers if layer.kind == "deconv")
+    node = graph.nodes[f"{deconv.name}_syn"]
+    v = torch.rand(1, *deconv.in_shape, dtype=torch.float64)
+    ref = torch.nn.functional.conv_transpose2d(
+        v, torch.from_numpy(deconv.weight), torch.from_numpy(deconv.bias), deconv.stride,
+        deconv.padding)  # threshold 1: the core's weight is W~
+    got = node.weight.astype(np.float64) @ v.flatten().numpy() + node.bias
+    np.testing.assert_allclose(got, ref.flatten().numpy(), rtol=1e-5, atol=1e-5)
+    nir.write(tmp_path / "f.nir", graph)
+    assert sorted(nir.read(tmp_path / "f.nir").nodes) == sorted(graph.nodes)
+
+
+def test_nir_export_refuses_what_it_cannot_express() -> None:
+    from spikedefense.convert.nir_network import network_to_nir
+
+    mid_readout = nn.Sequential(nn.Flatten(), nn.Linear(64, 4), nn.Linear(4, 8), nn.ReLU())
+    with pytest.raises(ValueError, match=r"layer '1': a readout inside"):
+        network_to_nir(to_spiking(mid_readout.eval(), _images((1, 8, 8))))
+    big = nn.Sequential(nn.ConvTranspose2d(1, 2, 4, 2, 1), nn.ReLU())
+    with pytest.raises(ValueError, match=r"layer '0' \(deconv\).*max_dense"):
+        network_to_nir(to_spiking(big.eval(), _images((1, 8, 8))), max_dense=100)

@@ -55,11 +55,13 @@ def require(module: str, purpose: str) -> Any:
         ) from err
 
 
-def check_svae(svae: Any) -> None:
+def check_svae(svae: Any, alternative: str = "") -> None:
     from ..snn.svae import SVAE
 
     if not isinstance(svae, SVAE):
-        raise TypeError(f"svae: expected a spikedefense.convert.SVAE, got {type(svae).__name__}")
+        also = f" {alternative}" if alternative else ""
+        raise TypeError(f"svae: expected a spikedefense.convert.SVAE{also}, got "
+                        f"{type(svae).__name__}")  # fmt: skip
 
 
 Synapse = nn.Linear | nn.Conv2d | nn.ConvTranspose2d

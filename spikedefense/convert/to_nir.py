@@ -69,7 +69,9 @@ NOT_EXPORTED = (
 
 
 def to_nir(svae: Any, thresholds: Mapping[str, float] | None = None) -> Any:
-    """The encoder of an SVAE (S1-S4 spiking convolutions and the μ readout) as a NIR graph.
+    """The encoder of an SVAE (S1-S4 spiking convolutions and the μ readout) as a NIR graph;
+    a :class:`~spikedefense.snn.chain.SpikingNetwork` is exported whole
+    (:func:`.nir_network.network_to_nir`).
 
     Args:
         svae: a :class:`~spikedefense.convert.SVAE` (from
@@ -85,9 +87,14 @@ def to_nir(svae: Any, thresholds: Mapping[str, float] | None = None) -> Any:
     Raises:
         TypeError: ``svae`` is not an SVAE. ImportError: the ``nir`` package is not installed.
     """
+    from ..snn.chain import SpikingNetwork
     from ..snn.network import SpikingVAE
 
-    check_svae(svae)
+    if isinstance(svae, SpikingNetwork):
+        from .nir_network import network_to_nir
+
+        return network_to_nir(svae, thresholds)
+    check_svae(svae, "or a SpikingNetwork")
     nir = require("nir", "to_nir")
     core = SpikingVAE(svae, thresholds)  # validates thresholds; the float32 weights our core runs
     nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array([1, 28, 28])})}
