@@ -107,17 +107,20 @@ def _run_unit(defense: Any, threat: str, row: TableAttack, x: torch.Tensor, y: t
             "errors": errors}  # fmt: skip
 
 
-def _rows(defense: Any, threat: str, slow_queries: bool) -> list[TableAttack]:
+def _rows(defense: Any, threat: str, slow_queries: bool, document: Sequence[TableAttack],
+          adaptive: Sequence[TableAttack]) -> list[TableAttack]:  # fmt: skip
     if threat == "document":
-        return [r for r in DOCUMENT if r.gradient or not slow_queries]
+        return [r for r in document if r.gradient or not slow_queries]
     # adaptive: only where the surface differs from the deployed gradients, plus the margin rows
-    extra = [r for r in DOCUMENT if r.gradient] if defense.info.surrogate is not None else []
-    return [*extra, *ADAPTIVE]
+    extra = [r for r in document if r.gradient] if defense.info.surrogate is not None else []
+    return [*extra, *adaptive]
 
 
 def run_table(defenses: Sequence[Any], images: torch.Tensor, labels: torch.Tensor, out: Path,
               *, subset: int = 200, seed: int = 0, slow_queries: Sequence[str] = (),
-              command: str = "", progress: bool = True) -> list[Path]:  # fmt: skip
+              command: str = "", progress: bool = True,
+              document: Sequence[TableAttack] = DOCUMENT,
+              adaptive: Sequence[TableAttack] = ADAPTIVE) -> list[Path]:  # fmt: skip
     """Run every unit not yet written (module docstring); the paths of all unit records.
 
     Args:
@@ -125,6 +128,7 @@ def run_table(defenses: Sequence[Any], images: torch.Tensor, labels: torch.Tenso
         images, labels: the evaluation images (the same for every defense and row).
         subset: size of the stratified subset for the rows marked ``subset``.
         slow_queries: names of defenses whose decision-based rows are skipped.
+        document, adaptive: the attack rows (default: the whole table).
     """
     from tqdm.auto import tqdm
 
@@ -135,7 +139,7 @@ def run_table(defenses: Sequence[Any], images: torch.Tensor, labels: torch.Tenso
     sub = np.sort(stratified_indices(labels, min(subset, len(labels)), seed=seed).numpy())
     everything = np.arange(len(labels))
     units = [(d, t, r) for d in defenses for t in THREATS
-             for r in _rows(d, t, d.name in slow_queries)]  # fmt: skip
+             for r in _rows(d, t, d.name in slow_queries, document, adaptive)]  # fmt: skip
     # cheap units first (all-image rows of every defense, then the subset rows), so that an
     # interrupted run has whole rows of the table
     units.sort(key=lambda u: (u[2].subset, u[2].minimization))

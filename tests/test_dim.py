@@ -1,0 +1,160 @@
+"""DIM, biDIM and spiking DIM: the decision rule, the binarisation, the spiking version, the
+defenses' surfaces, and the Table 1 units (written, resumed, verified on the deployed model)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from spikedefense.defenses import check_defense
+from spikedefense.defenses.dim import bidim_defense, dim_defense, spiking_dim_defense
+from spikedefense.models.dim import (
+    DIM,
+    CoreBinarize,
+    InternalModels,
+    make_denoiser,
+    relative_intensity,
+)
+from spikedefense.models.dim_train import DIMSettings, choose_noise, train_dim
+from spikedefense.models.spiking_dim import EncodedDIM, SpikingDIM
+
+
+def _stats(model: nn.Module, seed: int) -> nn.Module:
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def dim() -> DIM:
+    torch.manual_seed(0)
+    return _stats(DIM(make_denoiser(), InternalModels(10)), 1)
+
+
+@pytest.fixture(scope="module")
+def images() -> torch.Tensor:
+    return torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+
+
+def test_scores_are_relative_output_intensities(dim: DIM, images: torch.Tensor) -> None:
+    with torch.no_grad():
+        d = dim.denoiser(images)
+        outputs = torch.stack([m(d) for m in dim.internal.models], 1)
+        want = outputs.flatten(2).abs().sum(2) / d.flatten(1).abs().sum(1, keepdim=True)
+        torch.testing.assert_close(dim(images), want)
+    empty = relative_intensity(torch.ones(2, 3, 4), torch.zeros(2, 4))
+    assert torch.isfinite(empty).all()
+
+
+def test_core_binarisation_thresholds_at_half_with_zero_gradient() -> None:
+    x = torch.tensor([[0.0, 0.49, 0.5, 0.51, 1.0]], requires_grad=True)
+    y = CoreBinarize(0.5)(x)
+    assert y.tolist() == [[0.0, 0.0, 1.0, 1.0, 1.0]]
+    y.sum().backward()
+    assert x.grad is not None and torch.equal(x.grad, torch.zeros_like(x))
+
+
+def test_bidim_binarises_and_its_surface_has_a_gradient(dim: DIM, images: torch.Tensor) -> None:
+    defense = bidim_defense(dim)
+    with torch.no_grad():
+        d = dim.denoiser((images >= 0.5).float())
+        expected = relative_intensity(dim.internal((d >= 0.5).float()), (d >= 0.5).float())
+    torch.testing.assert_close(defense.scores(images), expected)
+    x = images.clone().requires_grad_(True)
+    defense.classifier(x).sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) == 0.0
+    x.grad = None
+    defense.attack_surface(x).sum().backward()
+    assert float(x.grad.abs().sum()) > 0.0
+    assert "BPDA" in (defense.info.surrogate or "")
+    assert not dim.binarize  # the trained DIM given in is not changed
+
+
+def test_dim_defense_is_its_own_surface(dim: DIM, images: torch.Tensor) -> None:
+    defense = dim_defense(dim)
+    check_defense(defense, images)
+    assert defense.info.surrogate is None and defense.info.published
+
+
+def test_spiking_dim_approaches_the_ann_and_is_seeded(dim: DIM, images: torch.Tensor) -> None:
+    spiking = SpikingDIM(dim, images, steps=4)
+    with torch.no_grad():
+        ann = dim(images[:3])
+    errors = [float((spiking.with_steps(t)(images[:3]) - ann).abs().mean()) for t in (2, 64)]
+    assert errors[1] < errors[0], errors
+    assert torch.equal(spiking(images[:3]), spiking(images[:3]))
+    defense = spiking_dim_defense(spiking.with_steps(4))
+    check_defense(defense, images[:2])
+    assert "EOT" in (defense.info.surrogate or "")
+
+
+def test_encoded_dim_is_random_with_a_straight_through_gradient(dim: DIM) -> None:
+    x = torch.rand(2, 1, 28, 28, requires_grad=True)
+    surface = EncodedDIM(dim, steps=8)
+    first, second = surface(x), surface(x)
+    assert not torch.equal(first, second)
+    first.sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+
+
+def test_training_resumes_and_checks_its_arguments(tmp_path: Path) -> None:
+    x = torch.rand(24, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    y = torch.arange(24) % 3
+    settings = DIMSettings(denoiser_epochs=1, internal_epochs=1, batch_size=8)
+    model, history = train_dim(x, y, settings, validation=(x[:6], y[:6]), seed=1,
+                               checkpoint_dir=tmp_path, progress=False)  # fmt: skip
+    assert model.internal.classes == 3 and "validation_accuracy" in history["internal"][0]
+    again, _ = train_dim(x, y, settings, validation=(x[:6], y[:6]), seed=1,
+                         checkpoint_dir=tmp_path, progress=False)  # fmt: skip
+    torch.testing.assert_close(again(x[:2]), model(x[:2]))
+    with pytest.raises(ValueError, match="classes: expected at least 3"):
+        train_dim(x, y, settings, classes=2, progress=False)
+    with pytest.raises(ValueError, match=r"training images: expected values in \[0, 1\]"):
+        train_dim(x * 3, y, settings, progress=False)
+    noise, rows = choose_noise(x, y, (x[:6], y[:6]), grid=(0.1, 0.3),
+                               settings=settings, progress=False)  # fmt: skip
+    assert noise in (0.1, 0.3) and len(rows) == 2
+
+
+def test_table_units_are_verified_on_the_deployed_model_and_resume(
+    dim: DIM, tmp_path: Path
+) -> None:
+    from spikedefense.defenses.cnn import calibration_defense
+    from spikedefense.models import make_calibration_model
+    from spikedefense.studies.dim_attacks import DOCUMENT, margin_pgd
+    from spikedefense.studies.dim_report import summarise_units
+    from spikedefense.studies.dim_table import load_units, run_table
+
+    torch.manual_seed(0)
+    cnn = calibration_defense("bicnn", make_calibration_model("bicnn"))
+    x = torch.rand(20, 1, 28, 28, generator=torch.Generator().manual_seed(4))
+    y = cnn.predict(x)
+    y[:3] = (y[:3] + 1) % 10  # three images "misclassified" before any attack
+    rows = [r for r in DOCUMENT if (r.norm, r.name) in {("linf", "fgsm"), ("l2", "ddn")}]
+    paths = run_table([cnn], x, y, tmp_path, subset=10, document=rows,
+                      adaptive=[margin_pgd("linf", steps=3)], progress=False)  # fmt: skip
+    # bicnn: the document's rows (zero gradient) and the adaptive ones (BPDA surface)
+    assert len(paths) == 5 and all(p.is_file() for p in paths)
+    units = {(u["threat"], u["norm"], u["attack"]): u for u in load_units(tmp_path)}
+    for unit in units.values():
+        assert unit["distances"][:3] == [0.0, 0.0, 0.0]
+        assert len(unit["distances"]) == 20 and "provenance" in unit
+    fgsm = units[("adaptive", "linf", "fgsm")]["distances"]
+    assert all(d == 0.0 or math.isinf(d) or d <= 0.3 + 1e-6 for d in fgsm)
+    stamp = [p.stat().st_mtime_ns for p in paths]
+    run_table([cnn], x, y, tmp_path, subset=10, document=rows,
+              adaptive=[margin_pgd("linf", steps=3)], progress=False)  # fmt: skip
+    assert [p.stat().st_mtime_ns for p in paths] == stamp
+    summary = summarise_units(list(units.values()), 20)["bicnn"]
+    worst = summary["all_attacks"]["any/linf/all"]["accuracy"]
+    assert worst <= min(v["accuracy"] for k, v in summary["rows"].items() if "/linf/" in k)
+    json.dumps(summary)
