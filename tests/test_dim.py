@@ -158,3 +158,8 @@ def test_table_units_are_verified_on_the_deployed_model_and_resume(
     worst = summary["all_attacks"]["any/linf/all"]["accuracy"]
     assert worst <= min(v["accuracy"] for k, v in summary["rows"].items() if "/linf/" in k)
     json.dumps(summary)
+    from spikedefense.studies.dim_figures import write_dim_figures
+
+    drawn = write_dim_figures(tmp_path, dim, x, y)
+    assert sorted(drawn) == ["accuracy_vs_epsilon", "engrams", "latents"]
+    assert all(p.stat().st_size > 0 for p in drawn.values())

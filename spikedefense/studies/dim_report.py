@@ -185,4 +185,10 @@ def dim_table_study(names: Sequence[str], dataset: str, out: str, work: str, *,
     setup = {"dataset": dataset, "n": len(labels), "subset": subset, "seed": seed,
              "command": command, "defenses": list(names), "slow_queries": slow,
              "surrogates": {d.name: d.info.surrogate for d in defenses}}  # fmt: skip
-    return render_table(Path(out), len(labels), {d.name: clean[d.name] for d in defenses}, setup)
+    paths = render_table(Path(out), len(labels), {d.name: clean[d.name] for d in defenses},
+                         setup)  # fmt: skip
+    from .dim_figures import write_dim_figures
+
+    dim = next((d.classifier for d in defenses if d.name == "dim"), None)
+    paths.update(write_dim_figures(Path(out), dim, images, labels, seed=seed))
+    return paths
