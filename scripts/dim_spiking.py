@@ -61,7 +61,7 @@ def main() -> None:
     from spikedefense.attacks import stratified_indices
     from spikedefense.data import load_dataset
     from spikedefense.defenses import BuildContext
-    from spikedefense.defenses.dim import trained_spiking_dim
+    from spikedefense.defenses.spiking_dim import trained_spiking_dim
     from spikedefense.evaluation.defense_run import _split
     from spikedefense.studies.dim_spiking import accuracy_table, output_error_table
 

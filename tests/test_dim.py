@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from spikedefense.defenses import check_defense
-from spikedefense.defenses.dim import bidim_defense, dim_defense, spiking_dim_defense
+from spikedefense.defenses.dim import bidim_defense, dim_defense
+from spikedefense.defenses.spiking_dim import EncodedDIM, SpikingDIM, spiking_dim_defense
 from spikedefense.models.dim import (
     DIM,
     CoreBinarize,
@@ -21,7 +22,6 @@ from spikedefense.models.dim import (
     relative_intensity,
 )
 from spikedefense.models.dim_train import DIMSettings, choose_noise, train_dim
-from spikedefense.models.spiking_dim import EncodedDIM, SpikingDIM
 
 
 def _stats(model: nn.Module, seed: int) -> nn.Module:

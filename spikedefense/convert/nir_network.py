@@ -22,7 +22,7 @@ Example:
     >>> net = to_spiking(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(),
     ...                                nn.Linear(2 * 26 * 26, 3)), torch.rand(4, 1, 28, 28))
     >>> list(network_to_nir(net).nodes)
-    ['input', '0_syn', '0_if', '2_flatten', '2_syn', 'output']
+    ['input', '0_syn', '0_if', '3_flatten', '3_syn', 'output']
 """
 
 from __future__ import annotations
@@ -35,7 +35,17 @@ import torch
 
 from ._export_torch import require
 
-__all__ = ["MAX_DENSE", "network_to_nir"]
+__all__ = ["IF_METADATA", "MAX_DENSE", "network_to_nir"]
+
+#: How our IF neurons differ from NIR's continuous-time IF, stored on every IF node.
+IF_METADATA = {
+    "reset": "subtract",
+    "fires_on": "v >= v_threshold",
+    "time": "discrete",
+    "dt": "1 step",
+    "source": "spikedefense",
+}
+
 
 #: Largest dense matrix (entries) a transposed convolution is written as.
 MAX_DENSE = 2**24
@@ -65,8 +75,6 @@ def network_to_nir(net: Any, thresholds: Mapping[str, float] | None = None, *,
                    max_dense: int = MAX_DENSE) -> Any:  # fmt: skip
     """The NIR graph of ``net`` (module docstring); ``thresholds`` as for ``net.run``."""
     from ..snn.chain_run import check_thresholds, spiking_layers
-    from .to_nir import IF_METADATA
-
     nir = require("nir", "to_nir")
     layers = net.layers
     synapses = spiking_layers(layers, check_thresholds(layers, thresholds))

@@ -49,17 +49,9 @@ import numpy as np
 
 from ..snn.svae import ENCODER_NAMES
 from ._export_torch import check_svae, require
+from .nir_network import IF_METADATA, network_to_nir
 
 __all__ = ["IF_METADATA", "to_nir"]
-
-#: How our IF neurons differ from NIR's continuous-time IF, stored on every IF node.
-IF_METADATA = {
-    "reset": "subtract",
-    "fires_on": "v >= v_threshold",
-    "time": "discrete",
-    "dt": "1 step",
-    "source": "spikedefense",
-}
 
 #: Layers of the SVAE that the graph leaves out, and why (stored in the graph's metadata).
 NOT_EXPORTED = (
@@ -91,8 +83,6 @@ def to_nir(svae: Any, thresholds: Mapping[str, float] | None = None) -> Any:
     from ..snn.network import SpikingVAE
 
     if isinstance(svae, SpikingNetwork):
-        from .nir_network import network_to_nir
-
         return network_to_nir(svae, thresholds)
     check_svae(svae, "or a SpikingNetwork")
     nir = require("nir", "to_nir")

@@ -35,19 +35,9 @@ from ..models.dim import DIM
 from .base import ClassifierDefense, PublishedNumber
 from .registry import BuildContext, DefenseSpec, register
 
-__all__ = ["EOT_SAMPLES", "PUBLISHED", "SOURCE", "STEPS_GRID", "bidim_defense", "dim_defense",
-           "spiking_dim_defense", "trained_dim"]  # fmt: skip
+__all__ = ["PUBLISHED", "SOURCE", "bidim_defense", "dim_defense", "trained_dim"]
 
 SOURCE = "001_4f5aa5983270a187.txt (Denoised Internal Models)"
-SPIKING_SOURCE = SOURCE + ", run as a spiking network on the core (not in the document)"
-#: Steps T tried for the spiking DIM; the smallest within :data:`STEPS_TOLERANCE` points of the
-#: ANN's validation accuracy is deployed.
-STEPS_GRID = (8, 16, 32, 64, 128)
-STEPS_TOLERANCE = 1.0
-#: Encodings averaged per gradient by the spiking DIM's attack surface.
-EOT_SAMPLES = 8
-_CALIBRATION = 1000
-_STEPS_VALIDATION = 1000
 
 
 def _table1(model: str, rows: dict[str, float]) -> tuple[PublishedNumber, ...]:
@@ -87,36 +77,6 @@ def bidim_defense(dim: Any) -> ClassifierDefense:
                              published=PUBLISHED["bidim"])  # fmt: skip
 
 
-def spiking_dim_defense(spiking: Any) -> ClassifierDefense:
-    """A :class:`~spikedefense.models.spiking_dim.SpikingDIM` as the ``spiking-dim`` defense; its
-    attack surface is the ANN DIM on rate-coded inputs under EOT."""
-    from ..attacks import EOT
-    from ..models.spiking_dim import EncodedDIM
-
-    dim = DIM(spiking.dim.denoiser, spiking.dim.internal, binarize=False)
-    surrogate = EOT(EncodedDIM(dim, spiking.steps), samples=EOT_SAMPLES)
-    name = (f"BPDA + EOT: the ANN DIM it converts from on rate-coded inputs (T = {spiking.steps} "
-            f"Bernoulli draws per pixel, straight-through), averaged over {EOT_SAMPLES} "
-            "encodings")  # fmt: skip
-    return ClassifierDefense(spiking, "spiking-dim", SPIKING_SOURCE, surrogate=surrogate,
-                             surrogate_name=name)  # fmt: skip
-
-
-def choose_steps(spiking: Any, validation: tuple[Any, Any], ann_accuracy: float,
-                 grid: tuple[int, ...] = STEPS_GRID) -> tuple[int, list[dict[str, float]]]:
-    """The smallest T of ``grid`` whose validation accuracy is within :data:`STEPS_TOLERANCE`
-    points of the ANN's (the largest T if none is), and the table it was chosen from."""
-    from ..models.dim_train import dim_accuracy
-
-    rows = []
-    for steps in grid:
-        acc = dim_accuracy(spiking.with_steps(steps), *validation)  # type: ignore[arg-type]
-        rows.append({"steps": steps, "validation_accuracy": acc})
-        if acc >= ann_accuracy - STEPS_TOLERANCE:
-            return steps, rows
-    return grid[-1], rows
-
-
 def trained_dim(context: BuildContext) -> Any:
     """The DIM of ``context`` (trained, or loaded from its checkpoints), in eval mode.
 
@@ -147,25 +107,6 @@ def trained_dim(context: BuildContext) -> Any:
     return dim
 
 
-def trained_spiking_dim(context: BuildContext) -> Any:
-    """The spiking DIM of ``context``: the trained DIM converted (calibrated on the first
-    training images), T chosen on the validation split (stored in ``steps.json``)."""
-    from .._atomic import atomic_write_text
-    from ..models.dim_train import dim_accuracy
-    from ..models.spiking_dim import SpikingDIM
-
-    dim = trained_dim(context)
-    spiking = SpikingDIM(dim, context.train[0][:_CALIBRATION], steps=STEPS_GRID[0])
-    choice = Path(context.work_dir) / f"dim-seed{context.seed}" / "steps.json"
-    if not choice.is_file():
-        vx, vy = (v[:_STEPS_VALIDATION] for v in context.validation)
-        ann = dim_accuracy(dim, vx, vy)
-        steps, rows = choose_steps(spiking, (vx, vy), ann)
-        atomic_write_text(choice, json.dumps({"chosen": steps, "ann_validation_accuracy": ann,
-                                              "grid": rows}, indent=2))  # fmt: skip
-    return spiking.with_steps(json.loads(choice.read_text())["chosen"])
-
-
 def _build_dim(context: BuildContext) -> Any:
     return dim_defense(trained_dim(context))
 
@@ -180,8 +121,3 @@ SPEC = register(DefenseSpec("dim", "classifier", SOURCE,
 BIDIM_SPEC = register(DefenseSpec("bidim", "classifier", SOURCE,
                                   "DIM with input and denoised image binarised at 0.5; adaptive "
                                   "attacks use BPDA", _build_bidim))  # fmt: skip
-SPIKING_SPEC = register(DefenseSpec("spiking-dim", "classifier", SPIKING_SOURCE,
-                                    "DIM converted to spiking networks, P(x|i) from output spike "
-                                    "counts; adaptive attacks use BPDA + EOT over the encoding",
-                                    lambda context: spiking_dim_defense(
-                                        trained_spiking_dim(context))))  # fmt: skip

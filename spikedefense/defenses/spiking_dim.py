@@ -1,4 +1,4 @@
-"""Spiking DIM: the denoiser and every internal model of a trained DIM run on the spiking core.
+"""``spiking-dim``: the denoiser and every internal model of a trained DIM run on the spiking core.
 
 None of the source documents has it. ``D`` and each ``F_i`` are converted with
 :func:`spikedefense.convert.to_spiking` (calibrated on training images for ``D`` and on their
@@ -12,7 +12,9 @@ denoised versions for the ``F_i``). For an image ``x`` and T steps:
 
 The encodings are seeded (``seed``; ``F_i`` uses ``seed + 1 + i``), so a call is deterministic.
 The forward has no gradient of its own (it is zero, as ``+ 0 * x`` shows attacks); adaptive
-attacks use :class:`EncodedDIM` under EOT.
+attacks use :class:`EncodedDIM` under EOT: the defense's attack surface is the ANN DIM it
+converts from, on rate-coded inputs (BPDA through the core), averaged over
+:data:`EOT_SAMPLES` encodings. T is chosen on the validation split (:func:`choose_steps`).
 
 Shapes: ``x`` ``[B, 1, 28, 28]`` in [0, 1]; output ``[B, classes]``.
 
@@ -27,14 +29,30 @@ Example:
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from .dim import DIM, relative_intensity
+from ..models.dim import DIM, relative_intensity
+from .base import ClassifierDefense
+from .dim import SOURCE, trained_dim
+from .registry import BuildContext, DefenseSpec, register
 
-__all__ = ["EncodedDIM", "SpikingDIM"]
+__all__ = ["EOT_SAMPLES", "STEPS_GRID", "EncodedDIM", "SpikingDIM", "choose_steps",
+           "spiking_dim_defense", "trained_spiking_dim"]  # fmt: skip
+
+SPIKING_SOURCE = SOURCE + ", run as a spiking network on the core (not in the document)"
+#: Steps T tried for the spiking DIM; the smallest within :data:`STEPS_TOLERANCE` points of the
+#: ANN's validation accuracy is deployed.
+STEPS_GRID = (8, 16, 32, 64, 128)
+STEPS_TOLERANCE = 1.0
+#: Encodings averaged per gradient by the spiking DIM's attack surface.
+EOT_SAMPLES = 8
+_CALIBRATION = 1000
+_STEPS_VALIDATION = 1000
 
 
 class SpikingDIM(nn.Module):
@@ -107,3 +125,58 @@ class EncodedDIM(nn.Module):
         p = x.detach().clamp(0.0, 1.0)
         rate = torch.bernoulli(p.expand(self.steps, *p.shape)).mean(0)
         return self.dim(x + (rate - x).detach())
+
+
+def spiking_dim_defense(spiking: Any) -> ClassifierDefense:
+    """A :class:`~spikedefense.models.spiking_dim.SpikingDIM` as the ``spiking-dim`` defense; its
+    attack surface is the ANN DIM on rate-coded inputs under EOT."""
+    from ..attacks import EOT
+
+    dim = DIM(spiking.dim.denoiser, spiking.dim.internal, binarize=False)
+    surrogate = EOT(EncodedDIM(dim, spiking.steps), samples=EOT_SAMPLES)
+    name = (f"BPDA + EOT: the ANN DIM it converts from on rate-coded inputs (T = {spiking.steps} "
+            f"Bernoulli draws per pixel, straight-through), averaged over {EOT_SAMPLES} "
+            "encodings")  # fmt: skip
+    return ClassifierDefense(spiking, "spiking-dim", SPIKING_SOURCE, surrogate=surrogate,
+                             surrogate_name=name)  # fmt: skip
+
+
+def choose_steps(spiking: Any, validation: tuple[Any, Any], ann_accuracy: float,
+                 grid: tuple[int, ...] = STEPS_GRID) -> tuple[int, list[dict[str, float]]]:
+    """The smallest T of ``grid`` whose validation accuracy is within :data:`STEPS_TOLERANCE`
+    points of the ANN's (the largest T if none is), and the table it was chosen from."""
+    from ..models.dim_train import dim_accuracy
+
+    rows = []
+    for steps in grid:
+        acc = dim_accuracy(spiking.with_steps(steps), *validation)  # type: ignore[arg-type]
+        rows.append({"steps": steps, "validation_accuracy": acc})
+        if acc >= ann_accuracy - STEPS_TOLERANCE:
+            return steps, rows
+    return grid[-1], rows
+
+
+def trained_spiking_dim(context: BuildContext) -> Any:
+    """The spiking DIM of ``context``: the trained DIM converted (calibrated on the first
+    training images), T chosen on the validation split (stored in ``steps.json``)."""
+    from .._atomic import atomic_write_text
+    from ..models.dim_train import dim_accuracy
+
+    dim = trained_dim(context)
+    spiking = SpikingDIM(dim, context.train[0][:_CALIBRATION], steps=STEPS_GRID[0])
+    choice = Path(context.work_dir) / f"dim-seed{context.seed}" / "steps.json"
+    if not choice.is_file():
+        vx, vy = (v[:_STEPS_VALIDATION] for v in context.validation)
+        ann = dim_accuracy(dim, vx, vy)
+        steps, rows = choose_steps(spiking, (vx, vy), ann)
+        atomic_write_text(choice, json.dumps({"chosen": steps, "ann_validation_accuracy": ann,
+                                              "grid": rows}, indent=2))  # fmt: skip
+    return spiking.with_steps(json.loads(choice.read_text())["chosen"])
+
+
+
+SPIKING_SPEC = register(DefenseSpec("spiking-dim", "classifier", SPIKING_SOURCE,
+                                    "DIM converted to spiking networks, P(x|i) from output spike "
+                                    "counts; adaptive attacks use BPDA + EOT over the encoding",
+                                    lambda context: spiking_dim_defense(
+                                        trained_spiking_dim(context))))  # fmt: skip
