@@ -325,7 +325,7 @@ def _dim_table(args: argparse.Namespace, argv: Sequence[str]) -> int:
     paths = dim_table_study(names, args.dataset, args.out, work,
                             data_dir=args.data_dir, n=args.n, subset=args.subset, seed=args.seed,
                             command=shlex.join(["spikedefense", *argv]), progress=not args.quiet,
-                            tiny=args.tiny)  # fmt: skip
+                            tiny=args.tiny, report_only=args.report_only)  # fmt: skip
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0
@@ -380,6 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--subset", type=_positive_int, default=200,
                        help="of them, for the expensive rows (default: 200)")
     table.add_argument("--tiny", action="store_true", help="one-epoch models (smoke test)")
+    table.add_argument("--report-only", action="store_true",
+                       help="write the report of the units finished so far; run nothing")
     table.add_argument("--seed", type=_seed, default=0, help=f"in [0, {MAX_SEED}] (default: 0)")
     table.add_argument("--quiet", action="store_true", help="no progress bars")
     table.set_defaults(run=_dim_table)

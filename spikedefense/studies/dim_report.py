@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .dim_attacks import DOCUMENT, NORMS, REDUCED
-from .dim_table import THREATS, load_units, run_table, worst_case
+from .dim_table import THREATS, load_units, planned_units, run_table, unit_path, worst_case
 
 __all__ = ["dim_table_study", "render_table", "summarise_units"]
 
@@ -93,6 +93,10 @@ def render_table(out: Path, n_images: int, clean: dict[str, dict[str, Any]],
              "test set. Cells: accuracy % at the norm's ε [95 % Wilson]; `all attacks` rows: "
              "median adversarial distance / accuracy (per-image worst case; misclassified "
              "clean images count 0, failures ∞). *doc.* = the document's number.", "",
+             *([f"**Incomplete: {setup['units_done']} of {setup['units_planned']} attack units "
+                "have run; missing rows show —, and the all-attacks rows cover only the units "
+                "that ran.**", ""] if setup.get("units_done", 0) < setup.get("units_planned", 0)
+               else []),
              "Reduced budgets (CPU time): " + "; ".join(f"{k}: {v}" for k, v in REDUCED.items()),
              "", "| row | " + " | ".join(names) + " |",
              "|---|" + "---|" * len(names)]  # fmt: skip
@@ -144,8 +148,9 @@ def render_table(out: Path, n_images: int, clean: dict[str, dict[str, Any]],
 def dim_table_study(names: Sequence[str], dataset: str, out: str, work: str, *,
                     data_dir: str | None = None, n: int = 1000, subset: int = 200,
                     seed: int = 0, command: str = "", progress: bool = True,
-                    tiny: bool = False) -> dict[str, Path]:  # fmt: skip
-    """Build the defenses ``names``, run the Table 1 units not yet done, write the report."""
+                    tiny: bool = False, report_only: bool = False) -> dict[str, Path]:  # fmt: skip
+    """Build the defenses ``names``, run the Table 1 units not yet done (none with
+    ``report_only``: the report of the units written so far), write the report."""
     import torch
 
     from .._atomic import atomic_write_text
@@ -180,10 +185,14 @@ def dim_table_study(names: Sequence[str], dataset: str, out: str, work: str, *,
             Path(out).mkdir(parents=True, exist_ok=True)
             atomic_write_text(clean_path, json.dumps(clean, indent=1))
     slow = [d.name for d in defenses if d.name.startswith("spiking")]
-    run_table(defenses, images, labels, Path(out), subset=subset, seed=seed, slow_queries=slow,
-              command=command, progress=progress)  # fmt: skip
+    planned = planned_units(defenses, slow)
+    if not report_only:
+        run_table(defenses, images, labels, Path(out), subset=subset, seed=seed, slow_queries=slow,
+                  command=command, progress=progress)  # fmt: skip
     setup = {"dataset": dataset, "n": len(labels), "subset": subset, "seed": seed,
-             "command": command, "defenses": list(names), "slow_queries": slow,
+             "command": command, "units_planned": len(planned),
+             "units_done": sum(unit_path(Path(out), d.name, t, r).is_file() for d, t, r in planned),
+             "defenses": list(names), "slow_queries": slow,
              "surrogates": {d.name: d.info.surrogate for d in defenses}}  # fmt: skip
     paths = render_table(Path(out), len(labels), {d.name: clean[d.name] for d in defenses},
                          setup)  # fmt: skip

@@ -38,8 +38,8 @@ import torch
 
 from .dim_attacks import ADAPTIVE, DOCUMENT, NORMS, TableAttack
 
-__all__ = ["THREATS", "distances", "load_units", "predict_all", "run_table", "unit_path",
-           "worst_case"]
+__all__ = ["THREATS", "distances", "load_units", "planned_units", "predict_all", "run_table",
+           "unit_path", "worst_case"]
 
 THREATS = ("document", "adaptive")
 _BATCH = 100
@@ -116,6 +116,17 @@ def _rows(defense: Any, threat: str, slow_queries: bool, document: Sequence[Tabl
     return [*extra, *adaptive]
 
 
+def planned_units(defenses: Sequence[Any], slow_queries: Sequence[str] = (),
+                  document: Sequence[TableAttack] = DOCUMENT,
+                  adaptive: Sequence[TableAttack] = ADAPTIVE,
+                  ) -> list[tuple[Any, str, TableAttack]]:  # fmt: skip
+    """``(defense, threat, row)`` of every unit, cheap ones first (the all-image rows of every
+    defense, then the subset rows), so that an interrupted run has whole rows of the table."""
+    units = [(d, t, r) for d in defenses for t in THREATS
+             for r in _rows(d, t, d.name in slow_queries, document, adaptive)]  # fmt: skip
+    return sorted(units, key=lambda u: (u[2].subset, u[2].minimization))
+
+
 def run_table(defenses: Sequence[Any], images: torch.Tensor, labels: torch.Tensor, out: Path,
               *, subset: int = 200, seed: int = 0, slow_queries: Sequence[str] = (),
               command: str = "", progress: bool = True,
@@ -138,11 +149,7 @@ def run_table(defenses: Sequence[Any], images: torch.Tensor, labels: torch.Tenso
 
     sub = np.sort(stratified_indices(labels, min(subset, len(labels)), seed=seed).numpy())
     everything = np.arange(len(labels))
-    units = [(d, t, r) for d in defenses for t in THREATS
-             for r in _rows(d, t, d.name in slow_queries, document, adaptive)]  # fmt: skip
-    # cheap units first (all-image rows of every defense, then the subset rows), so that an
-    # interrupted run has whole rows of the table
-    units.sort(key=lambda u: (u[2].subset, u[2].minimization))
+    units = planned_units(defenses, slow_queries, document, adaptive)
     paths = []
     for defense, threat, row in tqdm(units, desc="Table 1 units", disable=not progress):
         path = unit_path(out, defense.name, threat, row)
