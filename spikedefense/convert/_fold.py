@@ -49,7 +49,7 @@ def _numpy(t: torch.Tensor | None) -> np.ndarray | None:
 def _bn_state(norm: Any, out_channels: int) -> dict[str, np.ndarray]:
     ones, zeros = np.ones(out_channels), np.zeros(out_channels)
     weight, bias = _numpy(norm.weight), _numpy(norm.bias)
-    bn = {
+    bn: dict[str, Any] = {
         "weight": ones if weight is None else weight,
         "bias": zeros if bias is None else bias,
         "running_mean": _numpy(norm.running_mean),

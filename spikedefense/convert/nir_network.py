@@ -64,7 +64,7 @@ def _dense(layer: Any, weight: np.ndarray, bias: np.ndarray, shape: tuple[int, .
                          f"{max_dense}; NIR 1.0 has no transposed convolution")  # fmt: skip
     basis = torch.eye(n_in, dtype=torch.float64).reshape(n_in, *layer.in_shape)
     w = torch.from_numpy(np.asarray(weight, np.float64))
-    op = {"deconv": F.conv_transpose2d, "conv": F.conv2d, "avgpool": F.conv2d}[layer.kind]
+    op: Any = {"deconv": F.conv_transpose2d, "conv": F.conv2d, "avgpool": F.conv2d}[layer.kind]
     columns = op(basis, w, None, layer.stride, layer.padding).reshape(n_in, n_out)
     full_bias = np.broadcast_to(np.asarray(bias, np.float64)[:, None, None],
                                 layer.out_shape).reshape(-1)  # fmt: skip

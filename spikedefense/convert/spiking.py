@@ -91,7 +91,7 @@ def _config(module: nn.Module, where: str) -> dict[str, Any]:
                 "padding": _square(m.padding, "padding", where), "bias": m.bias is not None}
     if kind == "Linear":
         return {"in_features": module.in_features, "out_features": module.out_features,
-                "bias": module.bias is not None}  # type: ignore[union-attr]
+                "bias": module.bias is not None}
     if kind in _NORMS:
         norm: Any = module
         if not norm.track_running_stats or norm.running_mean is None:
@@ -108,12 +108,12 @@ def _config(module: nn.Module, where: str) -> dict[str, Any]:
         return {"kernel_size": k, "stride": _square(pool.stride or k, "stride", where),
                 "padding": _square(pool.padding, "padding", where)}
     if kind == "Flatten":
-        return {"start_dim": module.start_dim, "end_dim": module.end_dim}  # type: ignore
+        return {"start_dim": module.start_dim, "end_dim": module.end_dim}
     if kind == "Unflatten":
         m = module
         return {"dim": m.dim, "unflattened_size": tuple(m.unflattened_size)}
     if kind == "Dropout":
-        return {"p": module.p}  # type: ignore[union-attr]
+        return {"p": module.p}
     return {}
 
 
@@ -246,7 +246,8 @@ class _Recorder(torch.fx.Interpreter):
 
     def __init__(self, gm: torch.fx.GraphModule, keep: set[str]) -> None:
         super().__init__(gm)
-        self.keep, self.values = keep, {}
+        self.keep: set[str] = keep
+        self.values: dict[str, Any] = {}
 
     def run_node(self, n: torch.fx.Node) -> Any:
         out = super().run_node(n)

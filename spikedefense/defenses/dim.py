@@ -71,7 +71,7 @@ def bidim_defense(dim: Any) -> ClassifierDefense:
 
     deployed = DIM(dim.denoiser, dim.internal, binarize=True)
     surrogate = DIM(dim.denoiser, dim.internal, binarize=True)
-    surrogate.binarizer = BPDA(deployed.binarizer)
+    surrogate.binarizer = BPDA(deployed.binarizer)  # type: ignore[assignment]
     return ClassifierDefense(deployed, "bidim", SOURCE, surrogate=surrogate,
                              surrogate_name="BPDA: identity gradient through both binarisations",
                              published=PUBLISHED["bidim"])  # fmt: skip

@@ -149,7 +149,7 @@ def choose_steps(spiking: Any, validation: tuple[Any, Any], ann_accuracy: float,
 
     rows = []
     for steps in grid:
-        acc = dim_accuracy(spiking.with_steps(steps), *validation)  # type: ignore[arg-type]
+        acc = dim_accuracy(spiking.with_steps(steps), *validation)
         rows.append({"steps": steps, "validation_accuracy": acc})
         if acc >= ann_accuracy - STEPS_TOLERANCE:
             return steps, rows

@@ -170,6 +170,7 @@ def train_dim(images: torch.Tensor, labels: torch.Tensor, settings: DIMSettings 
     if validation is not None:
 
         def validate_f(model: nn.Module) -> dict[str, float]:
+            assert isinstance(model, InternalModels)
             return {"validation_accuracy": dim_accuracy(DIM(denoiser, model), vx, vy)}
 
     internal, hist_f = train_internal_models(denoiser, images, labels, settings, classes=classes,

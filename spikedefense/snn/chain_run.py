@@ -174,6 +174,7 @@ def run_network(net: Any, images: Any, steps: int, *, seed: int = 0, backend: st
         if sim.value is not None:
             values.append(sim.value.float())
         else:
+            assert sim.spikes is not None  # a network ends in a readout or in spikes
             rate = sim.spikes.mean(axis=0, dtype=np.float64) * last[0].scale
             values.append(torch.from_numpy(rate).float())
         for name, rec in sim.records.items():

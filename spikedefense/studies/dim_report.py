@@ -133,8 +133,8 @@ def render_table(out: Path, n_images: int, clean: dict[str, dict[str, Any]],
         cells = []
         for n in names:
             m = summary.get(n, {}).get("minimal", {}).get(key)
-            extra = doc(("min", "all"), n) if key == "document/" else ""
-            cells.append("—" if m is None else f"{m['accuracy']:.1f} ({m['row']}){extra}")
+            note = doc(("min", "all"), n) if key == "document/" else ""
+            cells.append("—" if m is None else f"{m['accuracy']:.1f} ({m['row']}){note}")
         lines.append(f"| minimal accuracy ({label}) | " + " | ".join(cells) + " |")
     lines += ["", f"Command: `{setup.get('command', '')}`", ""]
     paths = {"table_json": Path(out) / "table1.json", "table_md": Path(out) / "table1.md"}
