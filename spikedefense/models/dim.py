@@ -106,7 +106,8 @@ class InternalModels(nn.Module):
         return torch.stack([model(x) for model in self.models], dim=1)
 
     def latents(self, x: torch.Tensor) -> torch.Tensor:
-        encoders = [nn.Sequential(*list(model.children())[:_ENCODER_DEPTH]) for model in self.models]
+        depth = _ENCODER_DEPTH
+        encoders = [nn.Sequential(*list(model.children())[:depth]) for model in self.models]
         return torch.stack([encoder(x) for encoder in encoders], dim=1)
 
 
