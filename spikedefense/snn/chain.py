@@ -31,12 +31,12 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .record import SpikeRecord
-from .svae import ConvertedLayer
+from .svae import ConvertedLayer, NamedLayers
 
 __all__ = ["ChainOp", "SpikingNetwork", "SpikingOutput"]
 
@@ -76,7 +76,7 @@ class SpikingOutput(NamedTuple):
 
 
 @dataclass(frozen=True)
-class SpikingNetwork:
+class SpikingNetwork(NamedLayers):
     """A converted feed-forward network (module docstring).
 
     Attributes:
@@ -94,15 +94,6 @@ class SpikingNetwork:
     input_shape: tuple[int, ...]
     percentile: float
     containers: Mapping[str, str]
-
-    def __iter__(self) -> Iterator[ConvertedLayer]:
-        return iter(self.layers)
-
-    def __getitem__(self, name: str) -> ConvertedLayer:
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise KeyError(f"no layer named {name!r}; layers: {[x.name for x in self.layers]}")
 
     @property
     def output_shape(self) -> tuple[int, ...]:

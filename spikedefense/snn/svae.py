@@ -109,8 +109,23 @@ class ConvertedLayer:
         return self.with_weight((2.0 * np.asarray(unit, dtype=np.float64) - 1.0) * self.unit_range)
 
 
+class NamedLayers:
+    """Iteration over ``self.layers`` and lookup by layer name (``net["S1"]``)."""
+
+    layers: tuple[ConvertedLayer, ...]
+
+    def __iter__(self) -> Iterator[ConvertedLayer]:
+        return iter(self.layers)
+
+    def __getitem__(self, name: str) -> ConvertedLayer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(f"no layer named {name!r}; layers: {[x.name for x in self.layers]}")
+
+
 @dataclass(frozen=True)
-class SVAE:
+class SVAE(NamedLayers):
     """A converted VAE: encoder S1-S4, heads μ / log-variance, decoder D0-D4 (see module doc).
 
     Attributes:
@@ -122,15 +137,6 @@ class SVAE:
     layers: tuple[ConvertedLayer, ...]
     latent_dim: int
     percentile: float
-
-    def __iter__(self) -> Iterator[ConvertedLayer]:
-        return iter(self.layers)
-
-    def __getitem__(self, name: str) -> ConvertedLayer:
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise KeyError(f"no layer named {name!r}; layers: {[x.name for x in self.layers]}")
 
     def replace_layers(self, *new: ConvertedLayer) -> SVAE:
         """A copy with the named layers replaced."""
