@@ -163,3 +163,22 @@ def test_table_units_are_verified_on_the_deployed_model_and_resume(
     drawn = write_dim_figures(tmp_path, dim, x, y)
     assert sorted(drawn) == ["accuracy_vs_epsilon", "engrams", "latents"]
     assert all(p.stat().st_size > 0 for p in drawn.values())
+
+
+def test_registered_dim_defenses_build_from_one_training_and_pass_the_protocol(
+    tmp_path: Path,
+) -> None:
+    from spikedefense.data import load_dataset
+    from spikedefense.defenses import BuildContext, defense_spec
+
+    x, y = load_dataset("embedded", "train")
+    context = BuildContext("embedded", (x[:300], y[:300]), (x[300:360], y[300:360]), tmp_path,
+                           epochs=1, progress=False)  # fmt: skip
+    built = {name: defense_spec(name).build(context) for name in ("dim", "bidim", "spiking-dim")}
+    folder = tmp_path / "dim-seed0"
+    assert (folder / "steps.json").is_file() and not (folder / "noise.json").exists()
+    assert len(list(folder.glob("noise-*/dim-internal.json"))) == 1  # one training for all three
+    for defense in built.values():
+        check_defense(defense, x[:4])
+    chosen = json.loads((folder / "steps.json").read_text())["chosen"]
+    assert built["spiking-dim"].classifier.steps == chosen
