@@ -1,5 +1,9 @@
 """``vae_to_svae`` and its exact inverse ``svae_to_vae`` (the method is in :mod:`.svae`).
 
+The VAE's deterministic path ``x -> mu -> reconstruction`` is converted by the general
+:func:`~.spiking.to_spiking` (layers S1-S4, mu, D0-D4); the log-variance head, which that path
+does not use, is folded beside it with the same :func:`~._fold.fold_layer`.
+
 Example:
     >>> import torch
     >>> from spikedefense.models import ConvVAE
@@ -13,33 +17,16 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
-import numpy as np
 import torch
+from torch import nn
 
 from ..snn.svae import SVAE
-from ._fold import check_percentile, fold_layer, percentile_scales, unfold_layer
+from ._fold import check_percentile, fold_layer, unfold_layer
 
 __all__ = ["svae_to_vae", "vae_to_svae"]
-
-#: (input shape, output shape) of each layer of the ConvVAE, batch excluded.
-_SHAPES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
-    "S1": ((1, 28, 28), (64, 28, 28)), "S2": ((64, 28, 28), (64, 16, 16)),
-    "S3": ((64, 16, 16), (128, 8, 8)), "S4": ((128, 8, 8), (256, 4, 4)),
-    "mu": ((4096,), (-1,)), "logvar": ((4096,), (-1,)), "D0": ((-1,), (4096,)),
-    "D1": ((256, 4, 4), (128, 8, 8)), "D2": ((128, 8, 8), (64, 16, 16)),
-    "D3": ((64, 16, 16), (64, 28, 28)), "D4": ((64, 28, 28), (1, 28, 28)),
-}
-
-
-
-def _shapes(name: str, latent: int) -> dict[str, tuple[int, ...]]:
-    """``in_shape`` and ``out_shape`` of layer ``name`` (-1 in :data:`_SHAPES` is the latent)."""
-    keys = ("in_shape", "out_shape")
-    return {key: tuple(latent if d == -1 else d for d in shape)
-            for key, shape in zip(keys, _SHAPES[name], strict=True)}  # fmt: skip
-
 
 def _check_vae(vae: Any, name: str = "vae") -> None:
     from ..models import ConvVAE
@@ -48,23 +35,22 @@ def _check_vae(vae: Any, name: str = "vae") -> None:
         raise TypeError(f"{name}: expected a spikedefense.models.ConvVAE, got {type(vae).__name__}")
 
 
-def _check_calibration(images: Any) -> torch.Tensor:
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"calibration_images: expected a torch.Tensor, got {type(images).__name__}")
-    if images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
-        raise ValueError(
-            f"calibration_images: expected shape [N, 1, 28, 28], got {tuple(images.shape)}"
-        )
-    if images.shape[0] == 0:
-        raise ValueError("calibration_images: expected at least one image, got an empty batch")
-    if not torch.isfinite(images).all():
-        raise ValueError("calibration_images: contains NaN or inf")
-    if images.min() < 0 or images.max() > 1:
-        raise ValueError(
-            f"calibration_images: expected values in [0, 1], got range "
-            f"[{float(images.min())}, {float(images.max())}]"
-        )
-    return images.detach().float().cpu()
+class _Reconstruction(nn.Module):
+    """The VAE's deterministic path ``x -> mu -> reconstruction``: a chain :func:`to_spiking`
+    converts (its layers are S1-S4, mu, D0-D4)."""
+
+    def __init__(self, vae: Any) -> None:
+        super().__init__()
+        self.encoder, self.fc_mu = vae.encoder, vae.fc_mu
+        self.fc_decode, self.decoder = vae.fc_decode, vae.decoder
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.fc_mu(self.encoder(x).flatten(1))
+        return self.decoder(self.fc_decode(z).view(-1, 256, 4, 4))
+
+
+#: Names of the converted layers of :class:`_Reconstruction`, in order.
+_CHAIN_NAMES = ("S1", "S2", "S3", "S4", "mu", "D0", "D1", "D2", "D3", "D4")
 
 
 def _modules(vae: Any) -> Iterator[tuple[str, str, Any, Any, str]]:
@@ -77,26 +63,6 @@ def _modules(vae: Any) -> Iterator[tuple[str, str, Any, Any, str]]:
     for i, block in enumerate(vae.decoder[:3]):
         yield f"D{i + 1}", "deconv", block[0], block[1], "relu"
     yield "D4", "deconv", vae.decoder[3], None, "sigmoid"
-
-
-@torch.no_grad()
-def _activations(vae: Any, images: torch.Tensor, batch_size: int = 64) -> dict[str, np.ndarray]:
-    """Positive post-ReLU activations of every spiking layer over the calibration images."""
-    found: dict[str, list[np.ndarray]] = {}
-
-    def keep(name: str, a: torch.Tensor) -> torch.Tensor:
-        found.setdefault(name, []).append(a[a > 0].numpy())
-        return a
-
-    for start in range(0, len(images), batch_size):
-        h = images[start : start + batch_size]
-        for i, block in enumerate(vae.encoder):
-            h = keep(f"S{i + 1}", block(h))
-        z = vae.fc_mu(h.flatten(1))
-        d = keep("D0", vae.fc_decode(z)).view(-1, 256, 4, 4)
-        for i, block in enumerate(vae.decoder[:3]):
-            d = keep(f"D{i + 1}", block(d))
-    return {name: np.concatenate(parts) for name, parts in found.items()}
 
 
 def vae_to_svae(vae: Any, calibration_images: torch.Tensor, percentile: float = 99.9) -> SVAE:
@@ -112,38 +78,23 @@ def vae_to_svae(vae: Any, calibration_images: torch.Tensor, percentile: float = 
     Returns:
         the :class:`SVAE`. A layer that never activates on the calibration set gets scale 1.
     """
-    from ..models import eval_mode
+    import copy
+
+    from .._validate import check_images
+    from .spiking import to_spiking
 
     _check_vae(vae)
-    images = _check_calibration(calibration_images)
+    check_images(calibration_images, "calibration_images", shape=(1, 28, 28))
     percentile = check_percentile(percentile)
-    with eval_mode(vae):
-        vae_cpu = vae
-        if next(vae.parameters()).device.type != "cpu":
-            import copy
-
-            vae_cpu = copy.deepcopy(vae).cpu()
-        acts = _activations(vae_cpu, images)
-    scales = percentile_scales(acts, percentile)
-    previous = {
-        "S1": 1.0,
-        "S2": scales["S1"],
-        "S3": scales["S2"],
-        "S4": scales["S3"],
-        "mu": scales["S4"],
-        "logvar": scales["S4"],
-        "D0": 1.0,
-        "D1": scales["D0"],
-        "D2": scales["D1"],
-        "D3": scales["D2"],
-        "D4": scales["D3"],
-    }
-    layers = tuple(
-        fold_layer(name, kind, module, norm, activation, scales.get(name, 1.0), previous[name],
-                   **_shapes(name, int(vae.latent_dim)))
-        for name, kind, module, norm, activation in _modules(vae_cpu)
-    )
-    return SVAE(layers, int(vae.latent_dim), float(percentile))
+    net = to_spiking(_Reconstruction(vae), calibration_images, percentile)
+    layers = [replace(layer, name=name) for name, layer in zip(_CHAIN_NAMES, net.layers,
+                                                                strict=True)]  # fmt: skip
+    head = copy.deepcopy(vae.fc_logvar).cpu().float()
+    logvar = fold_layer("logvar", "linear", head, None, "identity", 1.0, layers[3].scale,
+                        module="fc_logvar", in_shape=(4096,),
+                        out_shape=(int(vae.latent_dim),))  # fmt: skip
+    layers.insert(5, logvar)
+    return SVAE(tuple(layers), int(vae.latent_dim), float(percentile))
 
 
 @torch.no_grad()
