@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -150,6 +151,10 @@ def test_table_units_are_verified_on_the_deployed_model_and_resume(
         assert len(unit["distances"]) == 20 and "provenance" in unit
     fgsm = units[("adaptive", "linf", "fgsm")]["distances"]
     assert all(d == 0.0 or math.isinf(d) or d <= 0.3 + 1e-6 for d in fgsm)
+    from spikedefense.studies.dim_table import survives
+
+    # an adversarial at the budget, measured a rounding step above it, is not a survivor
+    assert survives(np.array([0.30000001, 0.3002, math.inf]), 0.3).tolist() == [False, True, True]
     stamp = [p.stat().st_mtime_ns for p in paths]
     run_table([cnn], x, y, tmp_path, subset=10, document=rows,
               adaptive=[margin_pgd("linf", steps=3)], progress=False)  # fmt: skip

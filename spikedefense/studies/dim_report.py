@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 
 from .dim_attacks import DOCUMENT, NORMS, REDUCED
-from .dim_table import THREATS, load_units, planned_units, run_table, unit_path, worst_case
+from .dim_table import (
+    THREATS,
+    load_units,
+    planned_units,
+    run_table,
+    survives,
+    unit_path,
+    worst_case,
+)
 
 __all__ = ["dim_table_study", "render_table", "summarise_units"]
 
@@ -38,7 +46,7 @@ def _accuracy(d: np.ndarray, eps: float) -> dict[str, Any]:
     from ..evaluation.intervals import accuracy_interval
 
     n = len(d)
-    correct = int((d > eps).sum())
+    correct = int(survives(d, eps).sum())
     low, high = accuracy_interval(100.0 * correct / n, n)
     finite = np.where(np.isinf(d), np.inf, d)
     return {"accuracy": 100.0 * correct / n, "interval": [low, high], "n": n,
