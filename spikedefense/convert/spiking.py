@@ -39,7 +39,7 @@ Example:
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -198,7 +198,6 @@ class _Pending:
     activation: str = "identity"
     out_node: torch.fx.Node | None = None
     reshaped: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _layers(ops: list[tuple[torch.fx.Node, ChainOp]]) -> list[_Pending]:
