@@ -187,3 +187,22 @@ def test_registered_dim_defenses_build_from_one_training_and_pass_the_protocol(
         check_defense(defense, x[:4])
     chosen = json.loads((folder / "steps.json").read_text())["chosen"]
     assert built["spiking-dim"].classifier.steps == chosen
+
+
+def test_internal_models_ablation_has_an_identity_denoiser_and_its_own_checkpoints(
+    tmp_path: Path,
+) -> None:
+    from spikedefense.data import load_dataset
+    from spikedefense.defenses import BuildContext, defense_spec
+
+    x, y = load_dataset("embedded", "train")
+    context = BuildContext("embedded", (x[:200], y[:200]), (x[200:240], y[200:240]), tmp_path,
+                           epochs=1, progress=False)  # fmt: skip
+    defense = defense_spec("internal-models").build(context)
+    assert isinstance(defense.classifier.denoiser, nn.Identity)
+    folder = tmp_path / "dim-seed0"
+    assert [p.parent.name for p in folder.glob("*/dim-internal.json")] == ["im-noise-0.35"]
+    assert not list(folder.glob("*/dim-denoiser.json"))
+    check_defense(defense, x[:4])
+    scores = defense.classifier(x[:4])
+    assert torch.allclose(scores, relative_intensity(defense.classifier.internal(x[:4]), x[:4]))

@@ -10,10 +10,14 @@ about 96 % clean MNIST accuracy and the best minimal accuracy over 42 foolbox at
 - ``bidim``: the input and the denoiser's output are binarised at 0.5 by the core (one step of
   integrate-and-fire neurons with threshold 0.5); the true gradient through them is zero. Its
   attack surface is BPDA: the identity gradient through both binarisations.
+- ``internal-models``: the document's Table 2 ablation, the stand-alone Internal Models without
+  the denoiser (``D`` = identity, the ``F_i`` trained on noisy images at DIM's noise level);
+  differentiable like ``dim``.
 
-Both are built from one trained DIM per dataset and seed (the noise level chosen on the
-validation split, then both stages trained with their epochs picked there; checkpoints in
-``context.work_dir / "dim-seed<seed>"``).
+``dim`` and ``bidim`` are built from one trained DIM per dataset and seed (the noise level chosen
+on the validation split, then both stages trained with their epochs picked there; checkpoints in
+``context.work_dir / "dim-seed<seed>"``); ``internal-models`` from its own internal models in
+the same folder (``im-noise-<level>``).
 
 Shapes: ``x`` ``[B, 1, 28, 28]`` in [0, 1]; ``scores`` ``[B, 10]``.
 
@@ -35,7 +39,8 @@ from ..models.dim import DIM
 from .base import ClassifierDefense, PublishedNumber
 from .registry import BuildContext, DefenseSpec, register
 
-__all__ = ["PUBLISHED", "SOURCE", "bidim_defense", "dim_defense", "trained_dim"]
+__all__ = ["PUBLISHED", "SOURCE", "bidim_defense", "dim_defense", "internal_models_defense",
+           "trained_dim"]
 
 SOURCE = "001_4f5aa5983270a187.txt (Denoised Internal Models)"
 
@@ -77,8 +82,16 @@ def bidim_defense(dim: Any) -> ClassifierDefense:
                              published=PUBLISHED["bidim"])  # fmt: skip
 
 
-def trained_dim(context: BuildContext) -> Any:
-    """The DIM of ``context`` (trained, or loaded from its checkpoints), in eval mode.
+def internal_models_defense(dim: Any) -> ClassifierDefense:
+    """A DIM whose denoiser is the identity (``train_dim(..., denoiser=False)``) as the
+    ``internal-models`` ablation."""
+    deployed = DIM(dim.denoiser, dim.internal, binarize=False)
+    return ClassifierDefense(deployed, "internal-models", SOURCE)
+
+
+def trained_dim(context: BuildContext, denoiser: bool = True) -> Any:
+    """The DIM of ``context`` (trained, or loaded from its checkpoints), in eval mode;
+    ``denoiser=False``: the Internal Models without denoiser, at the same noise level.
 
     The noise level is chosen on the validation split first (stored in ``noise.json``); a
     context with an epoch override (tiny runs) skips that choice and uses the default level.
@@ -101,9 +114,10 @@ def trained_dim(context: BuildContext) -> Any:
                                        progress=context.progress)  # fmt: skip
             atomic_write_text(choice, json.dumps({"chosen": noise, "grid": rows}, indent=2))
         settings = settings._replace(noise=json.loads(choice.read_text())["chosen"])
+    stem = "noise" if denoiser else "im-noise"
     dim, _ = train_dim(x, y, settings, validation=context.validation, classes=10,
-                       seed=context.seed, checkpoint_dir=folder / f"noise-{settings.noise:g}",
-                       progress=context.progress)  # fmt: skip
+                       seed=context.seed, checkpoint_dir=folder / f"{stem}-{settings.noise:g}",
+                       progress=context.progress, denoiser=denoiser)  # fmt: skip
     return dim
 
 
@@ -115,9 +129,16 @@ def _build_bidim(context: BuildContext) -> Any:
     return bidim_defense(trained_dim(context))
 
 
+def _build_internal_models(context: BuildContext) -> Any:
+    return internal_models_defense(trained_dim(context, denoiser=False))
+
+
 SPEC = register(DefenseSpec("dim", "classifier", SOURCE,
                             "denoiser + one autoencoder per class, argmax of relative output "
                             "intensity", _build_dim))  # fmt: skip
 BIDIM_SPEC = register(DefenseSpec("bidim", "classifier", SOURCE,
                                   "DIM with input and denoised image binarised at 0.5; adaptive "
                                   "attacks use BPDA", _build_bidim))  # fmt: skip
+IM_SPEC = register(DefenseSpec("internal-models", "classifier", SOURCE,
+                               "ablation of DIM (Table 2): the internal models without the "
+                               "denoiser", _build_internal_models))  # fmt: skip

@@ -9,7 +9,9 @@
   accuracy is within :data:`NOISE_TOLERANCE` points of the best is kept (more noise, more
   denoising - the document's premise - as long as clean accuracy does not pay for it).
 - :func:`train_dim`: both stages with per-epoch checkpoints in a folder (resumable) and progress
-  bars, the epoch of each stage picked on the validation split.
+  bars, the epoch of each stage picked on the validation split; ``denoiser=False`` trains the
+  document's stand-alone Internal Models (Table 2 ablation): ``D`` is the identity and the
+  ``F_i`` learn from ``x + n`` directly.
 
 Example:
     >>> x, y = torch.rand(16, 1, 28, 28), torch.arange(16) % 10
@@ -135,7 +137,7 @@ def train_dim(images: torch.Tensor, labels: torch.Tensor, settings: DIMSettings 
               *, validation: tuple[torch.Tensor, torch.Tensor] | None = None,
               classes: int | None = None, seed: int = 0,
               checkpoint_dir: str | os.PathLike[str] | None = None, progress: bool = True,
-              ) -> tuple[DIM, dict[str, list[dict[str, float]]]]:  # fmt: skip
+              denoiser: bool = True) -> tuple[DIM, dict[str, list[dict[str, float]]]]:
     """Train ``D`` then every ``F_i``; ``(DIM in eval mode, {"denoiser", "internal"} histories)``.
 
     Args:
@@ -145,6 +147,8 @@ def train_dim(images: torch.Tensor, labels: torch.Tensor, settings: DIMSettings 
             (denoiser: validation MSE; internal models: DIM's validation accuracy).
         classes: number of internal models (default: the largest label + 1).
         checkpoint_dir: folder for ``dim-denoiser`` and ``dim-internal`` checkpoints (resume).
+        denoiser: False for the Internal Models without denoiser (``D`` = identity, its
+            history empty).
     """
     settings = settings or DIMSettings()
     found = _check_data(images, labels, "training")
@@ -164,20 +168,24 @@ def train_dim(images: torch.Tensor, labels: torch.Tensor, settings: DIMSettings 
                 err = float(nn.functional.mse_loss(_denoised(model, noisy), vx))
             return {"validation_mse": err, "validation_mse_neg": -err}
 
-    denoiser, hist_d = train_denoiser(images, settings, seed=seed, progress=progress,
-                                      checkpoint=_stem(checkpoint_dir, "dim-denoiser"),
-                                      validate=validate_d)  # fmt: skip
+    hist_d: list[dict[str, float]] = []
+    if denoiser:
+        d, hist_d = train_denoiser(images, settings, seed=seed, progress=progress,
+                                   checkpoint=_stem(checkpoint_dir, "dim-denoiser"),
+                                   validate=validate_d)  # fmt: skip
+    else:
+        d = nn.Identity()
     if validation is not None:
 
         def validate_f(model: nn.Module) -> dict[str, float]:
             assert isinstance(model, InternalModels)
-            return {"validation_accuracy": dim_accuracy(DIM(denoiser, model), vx, vy)}
+            return {"validation_accuracy": dim_accuracy(DIM(d, model), vx, vy)}
 
-    internal, hist_f = train_internal_models(denoiser, images, labels, settings, classes=classes,
+    internal, hist_f = train_internal_models(d, images, labels, settings, classes=classes,
                                              seed=seed, progress=progress,
                                              checkpoint=_stem(checkpoint_dir, "dim-internal"),
                                              validate=validate_f)  # fmt: skip
-    return DIM(denoiser, internal).eval(), {"denoiser": hist_d, "internal": hist_f}
+    return DIM(d, internal).eval(), {"denoiser": hist_d, "internal": hist_f}
 
 
 def choose_noise(images: torch.Tensor, labels: torch.Tensor,
