@@ -206,3 +206,31 @@ def test_internal_models_ablation_has_an_identity_denoiser_and_its_own_checkpoin
     check_defense(defense, x[:4])
     scores = defense.classifier(x[:4])
     assert torch.allclose(scores, relative_intensity(defense.classifier.internal(x[:4]), x[:4]))
+
+
+def _unit(defense: str, norm: str, attack: str, distances: list[float]) -> dict:
+    return {"defense": defense, "threat": "document", "norm": norm, "attack": attack,
+            "indices": list(range(len(distances))), "distances": distances}  # fmt: skip
+
+
+def test_ablation_table_has_the_l2_and_linf_rows_with_the_documents_numbers(
+    tmp_path: Path,
+) -> None:
+    from spikedefense.studies.dim_report import render_table
+
+    inf = math.inf
+    for unit in (_unit("internal-models", "l2", "pgd", [0.0, 1.0, inf, inf]),
+                 _unit("internal-models", "l0", "pointwise", [3.0, inf, inf, inf]),
+                 _unit("dim", "linf", "pgd", [inf, 0.2, inf, inf])):  # fmt: skip
+        folder = tmp_path / "records" / unit["defense"]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"document-{unit['norm']}-{unit['attack']}.json").write_text(json.dumps(unit))
+    clean = {"internal-models": {"accuracy": 98.0}, "dim": {"accuracy": 98.5}}
+    paths = render_table(tmp_path, 4, clean, {"subset": 2}, table=2)
+    text = paths["table2_md"].read_text()
+    assert "Table 2 (ablation)" in text and "L0" not in text and "minimal accuracy" not in text
+    pgd = next(line for line in text.splitlines() if line.startswith("| document: pgd"))
+    assert "50.0 [" in pgd and "(doc. 95)" in pgd  # L2 PGD: 2 of 4 beyond 1.5; IM's 95 %
+    assert json.loads(paths["table2_json"].read_text())["summary"]["dim"]["rows"]
+    with pytest.raises(ValueError, match="table: expected 1 or 2"):
+        render_table(tmp_path, 4, clean, {}, table=3)

@@ -1,4 +1,5 @@
-"""The Table 1 study end to end (:func:`dim_table_study`) and its report (:func:`render_table`).
+"""The Table 1 study end to end (:func:`dim_table_study`) and its report (:func:`render_table`),
+with the ablation Table 2 where ``internal-models`` is among the defenses.
 
 ``spikedefense dim-table`` runs it: builds (or resumes) the defenses named, on the dataset's
 training split with the validation split held out, picks ``n`` stratified test images, runs every
@@ -26,7 +27,8 @@ from .dim_table import (
     worst_case,
 )
 
-__all__ = ["dim_table_study", "render_table", "summarise_units"]
+__all__ = ["ABLATION_TABLE", "DOCUMENT_TABLE", "dim_table_study", "render_table",
+           "summarise_units"]
 
 #: The document's Table 1 (DIM, biDIM and the baselines it shares with our registry), percent.
 DOCUMENT_TABLE = {
@@ -39,6 +41,22 @@ DOCUMENT_TABLE = {
     ("none", "clean"): {"dim": 96.0, "bidim": 96.0},
     ("min", "all"): {"dim": 8.0, "bidim": 45.0},
 }
+_T2 = ("cnn", "internal-models", "dim", "bidim")
+_T2_ROWS = {
+    ("l2", "ddn"): (15, 91, 93, 92), ("l2", "pgd"): (30, 95, 94, 93),
+    ("l2", "bim"): (17, 94, 94, 93), ("l2", "fgm"): (55, 95, 95, 94),
+    ("l2", "deepfool"): (21, 83, 89, 75), ("l2", "cw"): (13, 66, 74, 51),
+    ("l2", "brendel-bethge"): (12, 58, 71, 57), ("l2", "boundary"): (19, 67, 80, 80),
+    ("l2", "all"): (9, 51, 66, 45), ("linf", "pgd"): (0, 70, 85, 89),
+    ("linf", "bim"): (0, 61, 82, 89), ("linf", "fgsm"): (7, 78, 89, 90),
+    ("linf", "deepfool"): (0, 61, 78, 91), ("linf", "brendel-bethge"): (2, 1, 9, 88),
+    ("linf", "all"): (0, 0, 8, 78),
+}  # fmt: skip
+#: The document's Table 2 (ablation), L2 and L∞ rows, for the models our registry has.
+ABLATION_TABLE = {key: {n: float(v) for n, v in zip(_T2, row, strict=True)}
+                  for key, row in _T2_ROWS.items()}  # fmt: skip
+#: The models of Table 2 that we build (single-IM and Dn-single-IM are not built).
+ABLATION_MODELS = _T2
 _NORM_NAMES = {"l0": "L0", "l1": "L1", "l2": "L2", "linf": "L∞"}
 
 
@@ -88,14 +106,21 @@ def _cell(entry: dict[str, Any] | None, distance: bool = False) -> str:
 
 
 def render_table(out: Path, n_images: int, clean: dict[str, dict[str, Any]],
-                 setup: dict[str, Any]) -> dict[str, Path]:  # fmt: skip
-    """Write ``table1.json`` and ``table1.md`` from the unit records under ``out``."""
+                 setup: dict[str, Any], *, table: int = 1) -> dict[str, Path]:  # fmt: skip
+    """Write ``table<table>.json`` and ``.md`` from the unit records under ``out``, one column
+    per defense of ``clean``: the document's Table 1 (every norm, the minimal accuracy), or
+    ``table=2`` its ablation Table 2 (the L2 and L∞ rows, its numbers beside ours)."""
     from .._atomic import atomic_write_text
 
-    units = load_units(out)
+    if table not in (1, 2):
+        raise ValueError(f"table: expected 1 or 2, got {table!r}")
+    numbers = DOCUMENT_TABLE if table == 1 else ABLATION_TABLE
+    norms = list(NORMS) if table == 1 else ["l2", "linf"]
+    units = [u for u in load_units(out) if u["defense"] in clean]
     summary = summarise_units(units, n_images)
     names = list(clean)
-    lines = [f"# Table 1 of the DIM document ({setup.get('dataset', 'mnist')})", "",
+    title = "Table 1" if table == 1 else "Table 2 (ablation)"
+    lines = [f"# {title} of the DIM document ({setup.get('dataset', 'mnist')})", "",
              f"Evaluation images: {n_images} stratified test images; rows marked ‡ ran on a "
              f"stratified subset of {setup.get('subset')} of them. Clean accuracy on the full "
              "test set. Cells: accuracy % at the norm's ε [95 % Wilson]; `all attacks` rows: "
@@ -110,12 +135,12 @@ def render_table(out: Path, n_images: int, clean: dict[str, dict[str, Any]],
              "|---|" + "---|" * len(names)]  # fmt: skip
 
     def doc(key: tuple[str, str], name: str) -> str:
-        value = DOCUMENT_TABLE.get(key, {}).get(name)
+        value = numbers.get(key, {}).get(name)
         return "" if value is None else f" (doc. {value:g})"
 
     lines.append("| clean (full test set) | " + " | ".join(
         f"{clean[n]['accuracy']:.2f}{doc(('none', 'clean'), n)}" for n in names) + " |")
-    for norm in NORMS:
+    for norm in norms:
         lines.append(f"| **{_NORM_NAMES[norm]} ε = {NORMS[norm]:g}** |" + " |" * len(names))
         for threat in THREATS:
             seen = dict.fromkeys(k.split("/", 2)[2] for s in summary.values() for k in s["rows"]
@@ -137,7 +162,8 @@ def render_table(out: Path, n_images: int, clean: dict[str, dict[str, Any]],
                     lines.append(f"| all attacks ({label}, {where}) | "
                                  + " | ".join(c + e for c, e in zip(cells, extra, strict=True))
                                  + " |")  # fmt: skip
-    for key, label in (("document/", "document's attacks"), ("any/", "all, incl. adaptive")):
+    for key, label in (("document/", "document's attacks"), ("any/", "all, incl. adaptive"))[
+            : 2 if table == 1 else 0]:  # fmt: skip
         cells = []
         for n in names:
             m = summary.get(n, {}).get("minimal", {}).get(key)
@@ -145,11 +171,11 @@ def render_table(out: Path, n_images: int, clean: dict[str, dict[str, Any]],
             cells.append("—" if m is None else f"{m['accuracy']:.1f} ({m['row']}){note}")
         lines.append(f"| minimal accuracy ({label}) | " + " | ".join(cells) + " |")
     lines += ["", f"Command: `{setup.get('command', '')}`", ""]
-    paths = {"table_json": Path(out) / "table1.json", "table_md": Path(out) / "table1.md"}
-    atomic_write_text(paths["table_json"], json.dumps({"setup": setup, "clean": clean,
+    paths = {f"table{table}_{ext}": Path(out) / f"table{table}.{ext}" for ext in ("json", "md")}
+    atomic_write_text(paths[f"table{table}_json"], json.dumps({"setup": setup, "clean": clean,
                                                        "summary": summary}, indent=1,
                                                       default=str))  # fmt: skip
-    atomic_write_text(paths["table_md"], "\n".join(lines))
+    atomic_write_text(paths[f"table{table}_md"], "\n".join(lines))
     return paths
 
 
@@ -204,6 +230,9 @@ def dim_table_study(names: Sequence[str], dataset: str, out: str, work: str, *,
              "surrogates": {d.name: d.info.surrogate for d in defenses}}  # fmt: skip
     paths = render_table(Path(out), len(labels), {d.name: clean[d.name] for d in defenses},
                          setup)  # fmt: skip
+    ablation = {n: clean[n] for n in ABLATION_MODELS if n in clean and n in names}
+    if "internal-models" in ablation:
+        paths.update(render_table(Path(out), len(labels), ablation, setup, table=2))
     from .dim_figures import write_dim_figures
 
     dim = next((d.classifier for d in defenses if d.name == "dim"), None)
