@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from . import adv_train, bicnn, cnn, dim, hebbian, spiking_dim  # noqa: F401  (they register themselves)
+from . import adv_train, bicnn, cnn, dim, hebbian, memory, spiking_dim  # noqa: F401  (they register themselves)
 from .base import (
     BaseDefense,
     ClassifierDefense,

@@ -11,7 +11,9 @@ Per batch, the training example is crafted against the current model in eval-fre
 - ``method="fgsm-rs"``: ``δ ~ U(-ε, ε)``; ``δ ← clip_ε(δ + α sign ∇_δ CE(f(x + δ), y))``;
 - ``method="pgd"``: ``steps`` such steps of size ``alpha`` from the random start;
 
-then ``x + δ`` is clipped to [0, 1] and the model takes one Adam step on its cross-entropy.
+then ``x + δ`` is clipped to [0, 1] and the model takes one Adam step on its cross-entropy
+(with ``benign=True`` on the mean of the clean and the adversarial batch's cross-entropies:
+equal benign and adversarial examples, as Memory Defense trains its classifier A).
 The learning rate follows a triangle (0 → ``lr`` at 2/5 of training → 0), Wong et al.'s cyclic
 schedule. Remedy for catastrophic overfitting (FGSM training suddenly losing all PGD
 robustness): after every epoch, PGD accuracy on a held-out validation split is measured and the
@@ -114,6 +116,7 @@ def train_adversarial(
     lr: float = 5e-3,
     validation_steps: int = 20,
     epsilon_ramp: float = 0.0,
+    benign: bool = False,
     sidecar: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> list[dict[str, float]]:
@@ -129,6 +132,7 @@ def train_adversarial(
         epsilon_ramp: fraction of training over which the training budget grows linearly from
             0 to ``epsilon`` (0: the full budget from the start). A remedy for large MNIST
             budgets, where training at ε = 0.3 from the first step can stall at chance.
+        benign: also train on the clean batch (loss: the mean of both cross-entropies).
         kwargs: passed to :func:`spikedefense.models.fit` (seed, checkpoint, progress, desc).
     """
     if method not in ADV_METHODS:
@@ -150,12 +154,15 @@ def train_adversarial(
         adv = pgd_perturb(net, x, y, epsilon=epsilon * scale, alpha=step * scale, steps=n_steps)
         logits = net(adv)
         loss = F.cross_entropy(logits, y)
+        if benign:
+            loss = 0.5 * (loss + F.cross_entropy(net(x), y))
         correct = (logits.argmax(1) == y).float().mean().item()
         return loss, {"loss": loss.item(), "train_adv_accuracy": 100.0 * correct}
 
     config = {"method": method, "epsilon": epsilon, "alpha": step, "steps": n_steps,
               "schedule": "triangle", "validation_steps": validation_steps,
-              "validation_n": len(val_y), "epsilon_ramp": epsilon_ramp}  # fmt: skip
+              "validation_n": len(val_y), "epsilon_ramp": epsilon_ramp,
+              **({"benign": True} if benign else {})}  # fmt: skip
     meta = dict(sidecar or {})
     meta["adversarial"] = config
     return fit(
