@@ -53,7 +53,7 @@ def test_masked_shrunk_attention_matches_the_slow_reference(keep: int) -> None:
     assert torch.allclose(w_other.sum(1), torch.ones(5))
     assert int((w_other > 0).sum(1).max()) <= keep
     spread = module.slot_mask(nn.functional.one_hot(labels, 4).float())
-    assert float((w_other * spread).detach().abs().sum()) == 0.0  # the complement never reads the class
+    assert float((w_other * spread).detach().abs().sum()) == 0.0  # never the class itself
     assert torch.allclose(module.attention(z).sum(1), torch.ones(5))
 
 

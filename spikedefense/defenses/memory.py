@@ -40,6 +40,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..models.memory import MemoryAutoencoder
 from .base import ClassifierDefense, PublishedNumber
 from .registry import BuildContext, DefenseSpec, register
 
@@ -52,7 +53,8 @@ SURROGATE = ("straight-through: one-hot argmax of classifier A forward, its soft
 
 
 def _published() -> tuple[PublishedNumber, ...]:
-    rows = [("Table 1", "clean", "none", None, 92.36), ("Table 3", "clean", "none", None, 92.36)]
+    rows: list[tuple[str, str, str, float | None, float]] = [
+        ("Table 1", "clean", "none", None, 92.36), ("Table 3", "clean", "none", None, 92.36)]
     for attack, values in (("fgsm", (90.02, 90.03)), ("bim", (89.99, 89.99)),
                            ("pgd", (89.97, 89.80)), ("cw", (89.34, 88.00))):  # fmt: skip
         rows += [("Table 1", f"{attack} eps {e}/255", attack, e / 255, v)
@@ -81,7 +83,9 @@ class MemoryDefenseModel(nn.Module):
         straight_through: the mask's gradient is that of A's softmax (the attack surface).
     """
 
-    def __init__(self, selector: nn.Module, autoencoder: nn.Module,
+    autoencoder: MemoryAutoencoder
+
+    def __init__(self, selector: nn.Module, autoencoder: MemoryAutoencoder,
                  straight_through: bool = False) -> None:  # fmt: skip
         super().__init__()
         self.selector, self.autoencoder = selector, autoencoder
@@ -144,7 +148,7 @@ class JointSurface(nn.Module):
         return final + torch.log_softmax(self.model.selector(x), dim=1)
 
 
-def memory_defense(selector: nn.Module, autoencoder: nn.Module,
+def memory_defense(selector: nn.Module, autoencoder: MemoryAutoencoder,
                    name: str = "memory-defense") -> ClassifierDefense:  # fmt: skip
     """Trained classifier A and autoencoder (with B) as the ``memory-defense`` defense."""
     deployed = MemoryDefenseModel(selector, autoencoder)
@@ -158,16 +162,22 @@ def trained_memory_defense(context: BuildContext) -> ClassifierDefense:
     ``context``, trained or loaded from ``context.work_dir / "memory-seed<seed>"``; a context
     with an epoch override (tiny runs) skips the choice and keeps every slot."""
     from .._atomic import atomic_write_text
-    from ..models.memory_train import MemorySettings, choose_shrinkage, train_memory_autoencoder
-    from ..models.memory_train import train_selector
+    from ..models.memory_train import (
+        MemorySettings,
+        choose_shrinkage,
+        train_memory_autoencoder,
+        train_selector,
+    )
 
     folder = Path(context.work_dir) / f"memory-seed{context.seed}"
     folder.mkdir(parents=True, exist_ok=True)
     (x, y), val = context.train, context.validation
-    epochs = {} if context.epochs is None else {"epochs": context.epochs}
+    settings = MemorySettings()
+    if context.epochs is not None:
+        settings = settings._replace(epochs=context.epochs)
     selector, _ = train_selector(x, y, val, seed=context.seed, progress=context.progress,
-                                 checkpoint=str(folder / "selector"), **epochs)  # fmt: skip
-    settings = MemorySettings(**epochs)
+                                 checkpoint=str(folder / "selector"),
+                                 epochs=context.epochs or 10)  # fmt: skip
     if context.epochs is None:
         choice = folder / "shrinkage.json"
         if not choice.is_file():

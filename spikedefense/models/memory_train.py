@@ -201,6 +201,5 @@ def choose_shrinkage(images: torch.Tensor, labels: torch.Tensor,
                                                                   selector)})  # fmt: skip
     best = max(r["validation_accuracy"] for r in rows)
     keep = min(r["keep"] for r in rows if r["validation_accuracy"] >= best - KEEP_TOLERANCE)
-    alpha = max((r for r in rows if r["keep"] == keep),
-                key=lambda r: r["validation_accuracy"])["alpha"]  # fmt: skip
-    return {"keep": keep, "alpha": alpha}, rows
+    chosen = max((r for r in rows if r["keep"] == keep), key=lambda r: r["validation_accuracy"])
+    return {"keep": keep, "alpha": chosen["alpha"]}, rows
