@@ -187,7 +187,7 @@ def choose_shrinkage(images: torch.Tensor, labels: torch.Tensor,
 
     if not keeps or not alphas:
         raise ValueError("keeps, alphas: expected at least one value each")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for keep in keeps:
         for alpha in alphas:
             stem = None if checkpoint_dir is None else os.fspath(
@@ -200,6 +200,7 @@ def choose_shrinkage(images: torch.Tensor, labels: torch.Tensor,
                          "validation_accuracy": pipeline_accuracy(model, *validation,
                                                                   selector)})  # fmt: skip
     best = max(r["validation_accuracy"] for r in rows)
-    keep = min(r["keep"] for r in rows if r["validation_accuracy"] >= best - KEEP_TOLERANCE)
-    chosen = max((r for r in rows if r["keep"] == keep), key=lambda r: r["validation_accuracy"])
-    return {"keep": keep, "alpha": chosen["alpha"]}, rows
+    sparsest = min(r["keep"] for r in rows if r["validation_accuracy"] >= best - KEEP_TOLERANCE)
+    chosen = max((r for r in rows if r["keep"] == sparsest),
+                 key=lambda r: r["validation_accuracy"])  # fmt: skip
+    return {"keep": sparsest, "alpha": chosen["alpha"]}, rows
