@@ -331,6 +331,19 @@ def _dim_table(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _memory_table(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .studies.memory_study import memory_study
+
+    work = args.work or str(Path(args.out) / ".work")
+    paths = memory_study(args.dataset, args.out, work, data_dir=args.data_dir, n=args.n,
+                         seed=args.seed, command=shlex.join(["spikedefense", *argv]),
+                         progress=not args.quiet, tiny=args.tiny,
+                         report_only=args.report_only)  # fmt: skip
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .data import DATASETS
     from .models import CLASSIFIERS
@@ -385,6 +398,20 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--seed", type=_seed, default=0, help=f"in [0, {MAX_SEED}] (default: 0)")
     table.add_argument("--quiet", action="store_true", help="no progress bars")
     table.set_defaults(run=_dim_table)
+    memory = sub.add_parser("memory-table", help="Memory Defense under the document's protocol, "
+                            "gray-box and adaptive attacks, its ablation and detector; resumable")
+    memory.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
+    memory.add_argument("--data-dir", default=None, help="default: $SPIKEDEFENSE_DATA")
+    memory.add_argument("--out", required=True, help="folder for records and memory.md")
+    memory.add_argument("--work", default=None, help="checkpoints (default OUT/.work)")
+    memory.add_argument("--n", type=_positive_int, default=1000,
+                        help="stratified test images (default: 1000)")
+    memory.add_argument("--tiny", action="store_true", help="one-epoch models (smoke test)")
+    memory.add_argument("--report-only", action="store_true",
+                        help="write the report of the units finished so far; run nothing")
+    memory.add_argument("--seed", type=_seed, default=0, help=f"in [0, {MAX_SEED}] (default: 0)")
+    memory.add_argument("--quiet", action="store_true", help="no progress bars")
+    memory.set_defaults(run=_memory_table)
     listing = sub.add_parser("defenses", help="list the registered defenses and their sources")
     listing.set_defaults(run=_defenses)
     demo = sub.add_parser("demo", help="train, attack, sleep and evaluate on the embedded "
