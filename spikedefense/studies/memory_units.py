@@ -19,9 +19,20 @@ from torch import nn
 
 from .memory_attacks import MemoryRow
 
-__all__ = ["pgd_low_error", "run_units", "unit_path"]
+__all__ = ["SURFACES", "pgd_low_error", "run_units", "unit_path"]
 
 _BATCH = 250
+#: What each threat model's attack differentiates (or queries), written into every record.
+SURFACES = {
+    "document": "the pipeline with the memory fixed from classifier A on the clean image",
+    "gray-box": "the deployed pipeline's own gradients (none through A's argmax)",
+    "adaptive": "straight-through: A's one-hot argmax forward, its softmax's gradient backward",
+    "adaptive-joint": "log_softmax(B) + log_softmax(A) of the straight-through pipeline",
+    "adaptive-detector": "the joint loss minus weight * relu(e - tau) / tau, e the image's "
+                         "reconstruction error",
+    "query": "the deployed pipeline's scores (no gradients)",
+    "transfer": "an independently trained plain CNN (the registry's cnn)",
+}
 
 
 def unit_path(out: Path, row: MemoryRow, threat: str) -> Path:
@@ -127,7 +138,8 @@ def run_units(model: Any, rows: Sequence[MemoryRow], images: torch.Tensor, label
             correct += (predicted == y).tolist()
             errors += error.tolist()
             sizes += (adv - x).flatten(1).norm(dim=1).tolist()
-        record = {"threat": threat, "attack": row.attack, "epsilon": row.epsilon,
+        record = {"threat": threat, "surface": SURFACES[threat], "attack": row.attack,
+                  "epsilon": row.epsilon,
                   "params": row.params, "table": row.table, "indices": indices.tolist(),
                   "correct": correct, "reconstruction_error": errors, "l2": sizes,
                   "tau": tau, "provenance": provenance(), "command": command,
