@@ -3,7 +3,8 @@
 Public entry points (each takes ``backend="auto" | "cpu" | "cuda"``; "auto" follows where the
 data lives; results come back where the inputs were: NumPy in, NumPy out; device in, device out):
 
-- :func:`lif_run` - leaky integrate-and-fire over T steps in one compiled call / kernel launch
+- :func:`lif_run` - leaky integrate-and-fire over T steps in one compiled call / kernel launch,
+  its state carried between calls (:class:`LIFState`); :func:`lif_step` - one step
 - :func:`bernoulli_encode` - counter-based Bernoulli spike trains, identical on CPU and GPU
 - :func:`propagate_dense`, :func:`propagate_conv2d`, :func:`propagate_conv_transpose2d` -
   event-driven synaptic currents
@@ -28,27 +29,35 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .dispatch import REGISTRY, BackendUnavailableError, available_backends
-from .params import CompetingParams, HebbianParams, LIFParams, STDPParams, TadrosParams
+from .params import (
+    CompetingParams,
+    HebbianParams,
+    LIFParams,
+    LIFState,
+    STDPParams,
+    TadrosParams,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .encode import bernoulli_encode
     from .fused import conv_fire, conv_fire_layout
     from .hebbian import SteadyState, competing_steady_state, competing_update, hebbian_update
     from .kwta import kwta_conv, kwta_dense, kwta_topk
-    from .lif import lif_run
+    from .lif import lif_run, lif_step
     from .propagate import propagate_conv2d, propagate_conv_transpose2d, propagate_dense
     from .record import events_to_spikes, first_spike, spikes_to_events
     from .stdp import stdp_conv, stdp_conv_into, stdp_dense, tadros_dense
 
 # The public front ends live in modules named like the backend files that implement them.
 _LAZY = {**REGISTRY, "spikes_to_events": "record", "events_to_spikes": "record",
-         "SteadyState": "hebbian"}
+         "SteadyState": "hebbian", "lif_step": "lif"}
 
 __all__ = [
     "BackendUnavailableError",
     "CompetingParams",
     "HebbianParams",
     "LIFParams",
+    "LIFState",
     "STDPParams",
     "SteadyState",
     "TadrosParams",
@@ -65,6 +74,7 @@ __all__ = [
     "kwta_dense",
     "kwta_topk",
     "lif_run",
+    "lif_step",
     "propagate_conv2d",
     "propagate_conv_transpose2d",
     "propagate_dense",

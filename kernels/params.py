@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 RESETS = ("subtract", "zero")
 
@@ -32,6 +32,16 @@ class LIFParams(NamedTuple):
     threshold: float = 1.0
     reset: str = "zero"
     refractory: int = 0
+
+
+class LIFState(NamedTuple):
+    """A layer's state between calls: membrane potential ``v`` ``[*shape]`` and the steps each
+    neuron is still held at 0 after its last spike, ``refractory_left`` (int32 ``[*shape]``).
+    Passing the state a call returned into the next continues the run exactly: any split of T
+    into chunks gives the spikes of one call."""
+
+    v: Any
+    refractory_left: Any
 
 
 class STDPParams(NamedTuple):

@@ -32,7 +32,8 @@ Case = tuple[str, type, str, Callable[[], tuple[Callable[[], Any], list[np.ndarr
 
 def _lif(currents: Any, params: Any = None, v0: Any = None):  # type: ignore[no-untyped-def]
     params = K.LIFParams() if params is None else params
-    arrays = [a for a in (currents, v0) if isinstance(a, np.ndarray)]
+    parts = v0 if isinstance(v0, K.LIFState) else (v0,)
+    arrays = [a for a in (currents, *parts) if isinstance(a, np.ndarray)]
     return (lambda: K.lif_run(currents, params, v0, backend="cpu")), arrays
 
 
@@ -121,9 +122,16 @@ CASES: list[Case] = [
     ("lif-f16", TypeError, "currents", lambda: _lif(np.ones((3, 4), np.float16))),
     ("lif-scalar", ValueError, "currents", lambda: _lif(np.array(0.5, F32))),
     ("lif-T0", ValueError, "currents", lambda: _lif(np.zeros((0, 4), F32))),
-    ("lif-v0-shape", ValueError, "v0", lambda: _lif(_cur(), v0=np.zeros(3, F32))),
-    ("lif-v0-nan", ValueError, "v0", lambda: _lif(_cur(), v0=_with(np.zeros(4, F32), (1,), NAN))),
-    ("lif-v0-int", TypeError, "v0", lambda: _lif(_cur(), v0=np.zeros(4, np.int64))),
+    ("lif-v0-shape", ValueError, "state.v", lambda: _lif(_cur(), v0=np.zeros(3, F32))),
+    ("lif-v0-nan", ValueError, "state.v",
+     lambda: _lif(_cur(), v0=_with(np.zeros(4, F32), (1,), NAN))),
+    ("lif-v0-int", TypeError, "state.v", lambda: _lif(_cur(), v0=np.zeros(4, np.int64))),
+    ("lif-refractory-shape", ValueError, "state.refractory_left",
+     lambda: _lif(_cur(), v0=K.LIFState(np.zeros(4, F32), np.zeros(3, np.int32)))),
+    ("lif-refractory-float", TypeError, "state.refractory_left",
+     lambda: _lif(_cur(), v0=K.LIFState(np.zeros(4, F32), np.zeros(4, F32)))),
+    ("lif-refractory-negative", ValueError, "state.refractory_left",
+     lambda: _lif(_cur(), v0=K.LIFState(np.zeros(4, F32), np.full(4, -1, np.int32)))),
     ("lif-params-type", TypeError, "params", lambda: _lif(_cur(), (1.0, 1.0, "zero", 0))),
     ("lif-beta", ValueError, "params", lambda: _lif(_cur(), K.LIFParams(beta=1.5))),
     ("lif-beta-nan", ValueError, "params", lambda: _lif(_cur(), K.LIFParams(beta=NAN))),
@@ -278,7 +286,7 @@ def test_numpy_numbers_are_valid_parameters() -> None:
     expected = K.lif_run(currents, K.LIFParams(refractory=2, beta=0.9), backend="cpu")
     got = K.lif_run(currents, K.LIFParams(refractory=np.int64(2), beta=np.float32(0.9)),
                     backend="cpu")  # fmt: skip
-    for a, b in zip(expected, got, strict=True):
+    for a, b in zip((expected[0], *expected[1]), (got[0], *got[1]), strict=True):
         np.testing.assert_array_equal(a, b)
 
 

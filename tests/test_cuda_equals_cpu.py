@@ -27,8 +27,8 @@ def test_lif(cuda_backend: str, dtype: type) -> None:
     v0 = rng.uniform(-0.5, 0.9, size=45).astype(dtype)
     for params in [K.LIFParams(0.9, 1.0, "zero", 0), K.LIFParams(0.83, 0.77, "subtract", 1),
                    K.LIFParams(1.0, 1.1, "subtract", 2)]:
-        s_cpu, v_cpu = K.lif_run(cur, params, v0, backend="cpu")
-        s_gpu, v_gpu = K.lif_run(cur, params, v0, backend=cuda_backend)
+        s_cpu, (v_cpu, _) = K.lif_run(cur, params, v0, backend="cpu")
+        s_gpu, (v_gpu, _) = K.lif_run(cur, params, v0, backend=cuda_backend)
         assert isinstance(s_gpu, np.ndarray) and isinstance(v_gpu, np.ndarray)
         _same(s_gpu, s_cpu)
         _same(v_gpu, v_cpu)
@@ -156,7 +156,8 @@ def test_results_do_not_depend_on_block_size(cuda_backend: str, monkeypatch: pyt
           K.bernoulli_encode(x, 3, seed=5, backend="cpu"))
     cur = rng.uniform(-0.2, 0.7, size=(4, 29)).astype(np.float32)
     params = K.LIFParams(0.9, 0.8, "subtract", 1)
-    _same(K.lif_run(cur, params, backend=cuda_backend)[1], K.lif_run(cur, params, backend="cpu")[1])
+    _same(K.lif_run(cur, params, backend=cuda_backend)[1].v,
+          K.lif_run(cur, params, backend="cpu")[1].v)
     pot = rng.choice([0.0, 1.0], size=(3, 4, 4))
     fs = rng.integers(-1, 2, size=(3, 4, 4))
     _same(K.kwta_conv(pot, fs, 3, 1, backend=cuda_backend), K.kwta_conv(pot, fs, 3, 1,
@@ -172,9 +173,10 @@ def test_device_input_runs_on_cuda_and_stays_there(cuda_backend: str) -> None:
     rng = np.random.default_rng(7)
     cur = rng.uniform(-0.2, 0.7, size=(4, 10)).astype(np.float32)
     d_cur = cuda.to_device(cur)
-    spikes, v = K.lif_run(d_cur, K.LIFParams(0.9), backend="auto")
+    spikes, (v, left) = K.lif_run(d_cur, K.LIFParams(0.9), backend="auto")
     assert hasattr(spikes, "copy_to_host") and hasattr(v, "copy_to_host")
-    s_cpu, v_cpu = K.lif_run(cur, K.LIFParams(0.9), backend="cpu")
+    assert hasattr(left, "copy_to_host")
+    s_cpu, (v_cpu, _) = K.lif_run(cur, K.LIFParams(0.9), backend="cpu")
     _same(spikes.copy_to_host(), s_cpu)
     _same(v.copy_to_host(), v_cpu)
     np.testing.assert_array_equal(d_cur.copy_to_host(), cur)
@@ -193,8 +195,8 @@ def test_any_host_layout_gives_the_cpu_bits(cuda_backend: str) -> None:
     assert device_copy(np.asfortranarray(rng.random((3, 4)))).is_c_contiguous()
     cur = np.asfortranarray(rng.uniform(-0.3, 0.8, size=(5, 6)).astype(np.float32))
     params = K.LIFParams(0.9, 0.7, "subtract", 0)
-    for a, b in zip(K.lif_run(cur, params, cur[0], backend=cuda_backend),
-                    K.lif_run(cur, params, cur[0], backend="cpu"), strict=True):  # fmt: skip
+    gpu, cpu = (K.lif_run(cur, params, cur[0], backend=b) for b in (cuda_backend, "cpu"))
+    for a, b in zip((gpu[0], *gpu[1]), (cpu[0], *cpu[1]), strict=True):
         _same(a, b)
     x = np.asfortranarray(rng.random((4, 7)))
     _same(K.bernoulli_encode(x, 3, seed=2, backend=cuda_backend),

@@ -25,7 +25,7 @@ def test_import_and_cpu_run_load_no_torch() -> None:
         import numpy as np
         import spikedefense.kernels as K
         assert 'torch' not in sys.modules, 'import loaded torch'
-        s, v = K.lif_run(np.full((3, 2), 0.6, np.float32), K.LIFParams(), backend="cpu")
+        s, (v, _) = K.lif_run(np.full((3, 2), 0.6, np.float32), K.LIFParams(), backend="cpu")
         assert s[:, 0].tolist() == [0, 1, 0], s
         x = K.bernoulli_encode(np.full(4, 0.5), 2, backend="cpu")
         K.propagate_dense(x.reshape(2, 4), np.ones((3, 4), np.float32), backend="cpu")

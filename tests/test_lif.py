@@ -6,6 +6,8 @@ import naive
 import numpy as np
 import pytest
 import spikedefense.kernels as K
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 DTYPES = [np.float32, np.float64]
 
@@ -29,7 +31,7 @@ def test_lif_matches_reference(backend: str, dtype: type, params: K.LIFParams) -
     rng = np.random.default_rng(1)
     currents = _currents(rng, (6, 5, 7), dtype)
     before = currents.copy()
-    spikes, v = K.lif_run(currents, params, backend=backend)
+    spikes, (v, _) = K.lif_run(currents, params, backend=backend)
     ref_s, ref_v = naive.lif_run(currents, *params)
     assert spikes.dtype == np.uint8 and spikes.shape == currents.shape
     assert v.dtype == dtype and v.shape == (5, 7)
@@ -46,7 +48,7 @@ def test_lif_v0(backend: str, dtype: type) -> None:
     v0 = rng.uniform(-0.5, 1.2, size=33).astype(dtype)
     v0_before = v0.copy()
     params = K.LIFParams(beta=0.7, threshold=1.0, reset="subtract", refractory=1)
-    spikes, v = K.lif_run(currents, params, v0, backend=backend)
+    spikes, (v, _) = K.lif_run(currents, params, v0, backend=backend)
     ref_s, ref_v = naive.lif_run(currents, *params, v0=v0)
     np.testing.assert_array_equal(spikes, ref_s)
     np.testing.assert_array_equal(v, ref_v)
@@ -60,7 +62,7 @@ def test_lif_large_cpu() -> None:
     rng = np.random.default_rng(3)
     currents = rng.uniform(-0.2, 0.6, size=(40, 3000)).astype(np.float32)
     params = K.LIFParams(beta=0.9, threshold=1.0, reset="subtract", refractory=3)
-    spikes, v = K.lif_run(currents, params, backend="cpu")
+    spikes, (v, _) = K.lif_run(currents, params, backend="cpu")
     ref_s, ref_v = naive.lif_run(currents, *params)
     np.testing.assert_array_equal(spikes, ref_s)
     np.testing.assert_array_equal(v, ref_v)
@@ -71,35 +73,36 @@ def test_lif_hand_computed(backend: str, dtype: type) -> None:
     # zero reset, then subtract reset where the 4th step hits the threshold exactly
     # (0.25 + 0.75 == 1.0), which must fire (v >= threshold).
     cur = np.array([[0.75], [0.75], [0.75], [0.75]], dtype=dtype)
-    s, v = K.lif_run(cur, K.LIFParams(reset="zero"), backend=backend)
+    s, (v, _) = K.lif_run(cur, K.LIFParams(reset="zero"), backend=backend)
     assert s[:, 0].tolist() == [0, 1, 0, 1] and v.tolist() == [0.0]
-    s, v = K.lif_run(cur, K.LIFParams(reset="subtract"), backend=backend)
+    s, (v, _) = K.lif_run(cur, K.LIFParams(reset="subtract"), backend=backend)
     # v: 0.75, 1.5 -> 0.5, 1.25 -> 0.25, 1.0 -> 0.0
     assert s[:, 0].tolist() == [0, 1, 1, 1] and v.tolist() == [0.0]
 
     # leak: beta 0.5, threshold 1: 0.75, 0.375 + 0.75 = 1.125 -> spike -> 0, 0.75
     cur = np.array([0.75, 0.75, 0.75], dtype=dtype)[:, None]
-    s, v = K.lif_run(cur, K.LIFParams(beta=0.5), backend=backend)
+    s, (v, _) = K.lif_run(cur, K.LIFParams(beta=0.5), backend=backend)
     assert s[:, 0].tolist() == [0, 1, 0] and v.tolist() == [0.75]
 
     # refractory 2 with constant input 1: spikes every third step; v held at 0 meanwhile
     cur = np.ones((7, 1), dtype=dtype)
-    s, v = K.lif_run(cur, K.LIFParams(refractory=2), backend=backend)
+    s, (v, _) = K.lif_run(cur, K.LIFParams(refractory=2), backend=backend)
     assert s[:, 0].tolist() == [1, 0, 0, 1, 0, 0, 1] and v.tolist() == [0.0]
-    s, v = K.lif_run(cur[:5], K.LIFParams(refractory=2), backend=backend)
+    s, (v, _) = K.lif_run(cur[:5], K.LIFParams(refractory=2), backend=backend)
     assert s[:, 0].tolist() == [1, 0, 0, 1, 0] and v.tolist() == [0.0]
     # input during refractoriness is discarded, not accumulated
     cur = np.array([1.0, 0.75, 0.75, 0.5], dtype=dtype)[:, None]
-    s, v = K.lif_run(cur, K.LIFParams(refractory=1), backend=backend)
+    s, (v, _) = K.lif_run(cur, K.LIFParams(refractory=1), backend=backend)
     assert s[:, 0].tolist() == [1, 0, 0, 1] and v.tolist() == [0.0]
 
     # v0 decays before the first input: 0.5 * 0.5 + 0.75 = 1.0 -> spike
-    s, v = K.lif_run(np.array([[0.75]], dtype=dtype), K.LIFParams(beta=0.5),
+    s, (v, _) = K.lif_run(np.array([[0.75]], dtype=dtype), K.LIFParams(beta=0.5),
                      np.array([0.5], dtype=dtype), backend=backend)
     assert s.tolist() == [[1]] and v.tolist() == [0.0]
 
     # negative input below threshold never fires; v_final is the leaky sum
-    s, v = K.lif_run(np.full((3, 1), -0.5, dtype=dtype), K.LIFParams(beta=0.5), backend=backend)
+    s, (v, _) = K.lif_run(np.full((3, 1), -0.5, dtype=dtype), K.LIFParams(beta=0.5),
+                          backend=backend)
     assert s.sum() == 0 and v.tolist() == [-0.875]
 
 
@@ -109,11 +112,11 @@ def test_lif_threshold_and_beta_cast_to_dtype(backend: str) -> None:
     assert float(np.float32(0.7)) < 0.7
     for dtype in DTYPES:
         cur = np.array([[0.7]], dtype=dtype)
-        s, v = K.lif_run(cur, K.LIFParams(threshold=0.7), backend=backend)
+        s, (v, _) = K.lif_run(cur, K.LIFParams(threshold=0.7), backend=backend)
         assert s.tolist() == [[1]]
     # beta 0.1 cast to float32: beta * v uses float32(0.1), not float64(0.1)
     cur = np.array([[0.3], [0.0]], dtype=np.float32)
-    s, v = K.lif_run(cur, K.LIFParams(beta=0.1, threshold=5.0), backend=backend)
+    s, (v, _) = K.lif_run(cur, K.LIFParams(beta=0.1, threshold=5.0), backend=backend)
     assert v[0] == np.float32(0.1) * np.float32(0.3)
 
 
@@ -121,7 +124,7 @@ def test_lif_shapes(backend: str) -> None:
     rng = np.random.default_rng(4)
     for shape in [(1, 3), (3, 2, 3, 4), (2, 1)]:
         cur = rng.uniform(0, 1.5, size=shape).astype(np.float32)
-        s, v = K.lif_run(cur, K.LIFParams(beta=0.5), backend=backend)
+        s, (v, _) = K.lif_run(cur, K.LIFParams(beta=0.5), backend=backend)
         ref_s, ref_v = naive.lif_run(cur, 0.5)
         assert s.shape == shape and v.shape == shape[1:]
         np.testing.assert_array_equal(s, ref_s)
@@ -132,7 +135,7 @@ def test_lif_non_contiguous_input() -> None:
     rng = np.random.default_rng(5)
     base = rng.uniform(0, 0.8, size=(5, 6, 8)).astype(np.float64)
     cur = base[:, ::2, 1::2]
-    s, v = K.lif_run(cur, K.LIFParams(beta=0.75), backend="cpu")
+    s, (v, _) = K.lif_run(cur, K.LIFParams(beta=0.75), backend="cpu")
     ref_s, ref_v = naive.lif_run(np.ascontiguousarray(cur), 0.75)
     np.testing.assert_array_equal(s, ref_s)
     np.testing.assert_array_equal(v, ref_v)
@@ -254,3 +257,43 @@ def test_lif_equals_norse_module() -> None:
                         backend="cpu")
     assert ours.sum() > 10
     np.testing.assert_array_equal(ours, theirs)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(seed=st.integers(0, 2**31 - 1), cuts=st.lists(st.integers(1, 15), max_size=4),
+       refractory=st.integers(0, 3), reset=st.sampled_from(("subtract", "zero")))
+def test_any_split_into_chunks_gives_the_spikes_of_one_call(
+    backend: str, seed: int, cuts: list[int], refractory: int, reset: str
+) -> None:
+    rng = np.random.default_rng(seed)
+    currents = rng.uniform(-0.3, 1.0, size=(16, 3, 5)).astype(np.float32)
+    params = K.LIFParams(beta=0.9, threshold=0.8, reset=reset, refractory=refractory)
+    whole, final = K.lif_run(currents, params, backend=backend)
+    bounds = [0, *sorted(set(c for c in cuts if c < 16)), 16]
+    parts, state = [], None
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        spikes, state = K.lif_run(currents[lo:hi], params, state, backend=backend)
+        parts.append(spikes)
+    assert state is not None
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    np.testing.assert_array_equal(state.v, final.v)
+    np.testing.assert_array_equal(state.refractory_left, final.refractory_left)
+    ref_s, _ = naive.lif_run(currents, *params)
+    np.testing.assert_array_equal(whole, ref_s)
+
+
+def test_lif_step_is_one_step_of_lif_run(backend: str) -> None:
+    rng = np.random.default_rng(5)
+    currents = rng.uniform(-0.2, 0.9, size=(9, 7)).astype(np.float64)
+    params = K.LIFParams(beta=0.95, threshold=0.7, reset="subtract", refractory=2)
+    whole, final = K.lif_run(currents, params, backend=backend)
+    state = None
+    for t in range(9):
+        spike, state = K.lif_step(currents[t], params, state, backend=backend)
+        np.testing.assert_array_equal(spike, whole[t])
+    assert state is not None
+    np.testing.assert_array_equal(state.refractory_left, final.refractory_left)
+    np.testing.assert_array_equal(state.v, final.v)
+    with pytest.raises(ValueError, match="current: expected shape"):
+        K.lif_step(np.float32(1.0), params)

@@ -40,8 +40,8 @@ def conv_fire(spikes: Any, weight: Any, bias: Any, stride: int, padding: int, th
     currents += np.asarray(bias, dtype=currents.dtype)[:, None, None]
     steps, shape = currents.shape[0], currents.shape[1:]
     n = int(np.prod(shape, dtype=np.int64))
-    post, _ = lif_run(currents.reshape(steps, n), np.zeros(n, currents.dtype), 1.0, threshold,
-                      True, 0)
+    post, _, _ = lif_run(currents.reshape(steps, n), np.zeros(n, currents.dtype),
+                         np.zeros(n, np.int32), 1.0, threshold, True, 0)
     first = first_spike(post)
     # Before its first spike a non-leaky neuron is not reset: its potential is the running sum.
     running = np.take_along_axis(np.cumsum(currents.reshape(steps, n), axis=0),
