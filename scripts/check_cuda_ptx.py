@@ -33,7 +33,7 @@ def kernels_and_args() -> list[tuple[str, object, tuple]]:
         name = np.dtype(dt).name
         cases += [
             (f"lif[{name}]", lif._kernel(name),
-             (f2, f1, u8_2, s, s, True, np.int32(0), s)),
+             (f2, f1, np.zeros(4, np.int32), u8_2, s, s, True, np.int32(0), s)),
             (f"dense[{name}]", propagate._dense_kernel,
              (np.zeros((3, 4), np.int32), np.zeros(3, np.int32), f2, s, f2)),
             (f"conv[{name}]", propagate._spatial_kernel, (u8_4, f4, 1, 1, True, s, f4)),
