@@ -65,6 +65,20 @@ def test_dense_matches_reference(backend: str, dtype: type) -> None:
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("steps,rate,n_out", [(1, 0.05, 70), (30, 0.3, 70), (6, 0.5, 130)])
+def test_dense_any_weight_layout_gives_the_reference_bits(backend: str, dtype: type, steps: int,
+                                                          rate: float, n_out: int) -> None:
+    """C-ordered (nn.Linear's layout: the gather or the tiled kernel, by the number of events),
+    Fortran-ordered and strided weights: all exactly the reference."""
+    rng = np.random.default_rng(steps)
+    s = _spikes(rng, (steps, 53), rate)
+    w = rng.normal(size=(n_out, 53)).astype(dtype)
+    want = naive.propagate_dense(s, w)
+    for layout in (w, np.asfortranarray(w), np.repeat(w, 2, axis=1)[:, ::2]):
+        np.testing.assert_array_equal(K.propagate_dense(s, layout, backend=backend), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("k,stride,padding", [(3, 1, 0), (3, 1, 1), (4, 2, 1), (4, 2, 3),
                                               (2, 3, 0)])
 def test_conv2d_matches_reference(backend: str, dtype: type, k: int, stride: int,

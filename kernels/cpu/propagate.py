@@ -20,6 +20,11 @@ from numba import njit, prange
 from .record import events_by_step
 
 CHUNK = 1024
+#: Outputs per parallel task of the row-gather kernel, and per tile of the tiled one.
+GATHER_CHUNK = 64
+TILE = 64
+#: An unvectorised gathered add costs about this many of a tile's transposed loads.
+GATHER_COST = 4
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -37,16 +42,62 @@ def _dense_kernel(offsets, ids, wt, out):
                 row[o] += w[o]
 
 
+@njit(parallel=True, cache=True, nogil=True)
+def _dense_gather_kernel(offsets, ids, weight, out):
+    steps, n_out = out.shape
+    n_chunks = (n_out + GATHER_CHUNK - 1) // GATHER_CHUNK
+    zero = out.dtype.type(0)
+    for task in prange(n_chunks):
+        lo = task * GATHER_CHUNK
+        hi = min(lo + GATHER_CHUNK, n_out)
+        for o in range(lo, hi):
+            row = weight[o]  # one output's row stays in cache over all T steps
+            for t in range(steps):
+                acc = zero
+                for e in range(offsets[t], offsets[t + 1]):  # ascending inputs, as in scatter
+                    acc += row[ids[e]]
+                out[t, o] = acc
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _dense_tiled_kernel(offsets, ids, weight, out):
+    steps, n_out = out.shape
+    n_in = weight.shape[1]
+    n_tiles = (n_out + TILE - 1) // TILE
+    for task in prange(n_tiles):
+        lo = task * TILE
+        width = min(TILE, n_out - lo)
+        tile = np.empty((n_in, TILE), dtype=weight.dtype)  # this tile's weights, input-major
+        block = weight[lo : lo + width]  # the rows' cache lines are reused for 16 inputs
+        for i in range(n_in):
+            line = tile[i]
+            for o in range(width):
+                line[o] = block[o, i]
+        for t in range(steps):
+            acc = out[t, lo : lo + width]
+            for e in range(offsets[t], offsets[t + 1]):  # ascending inputs, as in scatter
+                w = tile[ids[e]]
+                for o in range(width):
+                    acc[o] += w[o]
+
+
 def propagate_dense(spikes: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """spikes uint8 [T, N_in], weight [N_out, N_in] -> currents [T, N_out].
 
-    Reads each active input's outgoing weights as one contiguous row: a weight stored
-    presynaptic-major (Fortran order, e.g. ``w_in_out.T``) is used as is, any other is transposed.
+    A weight stored presynaptic-major (Fortran order, e.g. ``w_in_out.T``) is read as one
+    contiguous row per active input (scatter); a C-ordered one (PyTorch's ``nn.Linear`` layout)
+    is read row by row, each output gathering its active inputs, so neither layout is copied.
+    Both add each output's contributions in ascending input order: the results are identical.
     """
-    weight_t = np.ascontiguousarray(weight.T)
     offsets, ids = events_by_step(spikes)
-    out = np.zeros((spikes.shape[0], weight_t.shape[1]), dtype=weight.dtype)
-    _dense_kernel(offsets, ids, weight_t, out)
+    out = np.zeros((spikes.shape[0], weight.shape[0]), dtype=weight.dtype)
+    if weight.flags.c_contiguous and not weight.flags.f_contiguous:
+        if len(ids) * GATHER_COST < weight.shape[1]:  # few events: gather them from each row
+            _dense_gather_kernel(offsets, ids, weight, out)
+        else:  # transpose tiles of outputs in cache, then scatter into them
+            _dense_tiled_kernel(offsets, ids, weight, out)
+    else:
+        _dense_kernel(offsets, ids, np.ascontiguousarray(weight.T), out)
     return out
 
 
