@@ -14,6 +14,10 @@ and prints the Markdown report. Workloads:
     our time against the number of input spikes.
 (c) ``sleep``: one sleep-like step of an S1 layer on a real MNIST digit (encode -> conv -> IF ->
     first spikes -> k-WTA -> STDP), ours against a SpykeTorch-style PyTorch implementation.
+(d) ``layouts``: each propagation op given its weight in the layout PyTorch stores it
+    (``nn.Linear`` ``[N_out, N_in]``, ``nn.Conv2d`` ``[C_out, C_in, k, k]``,
+    ``nn.ConvTranspose2d`` ``[C_in, C_out, k, k]``, all C-ordered) against the same call with the
+    layout the op reads fastest; target: at most 1.3x.
 
 See bench_common.py for the timing protocol. The peers run under ``torch.inference_mode()``.
 """
@@ -56,16 +60,23 @@ SIZES: dict[str, dict[str, Any]] = {
     "full": {"lif": {"n": 4096, "batch": 16, "steps": 500, "repeats": 7},
              "dense": {"n_in": 784, "n_out": 4096, "steps": 200,
                        "rates": [0.01, 0.02, 0.05, 0.10, 0.20], "repeats": 7},
-             "sleep": {"maps": 64, "size": 28, "steps": 15, "repeats": 21}},
+             "sleep": {"maps": 64, "size": 28, "steps": 15, "repeats": 21},
+             "layouts": {"dense": (784, 4096, 200), "rates": [0.02, 0.2],
+                         "conv": (15, 1, 28, 64, 5), "deconv": (32, 64, 7, 32, 4),
+                         "repeats": 9}},
     "quick": {"lif": {"n": 512, "batch": 2, "steps": 20, "repeats": 2},
               "dense": {"n_in": 784, "n_out": 256, "steps": 20,
                         "rates": [0.01, 0.02, 0.05, 0.10, 0.20], "repeats": 2},
-              "sleep": {"maps": 64, "size": 28, "steps": 15, "repeats": 2}},
+              "sleep": {"maps": 64, "size": 28, "steps": 15, "repeats": 2},
+              "layouts": {"dense": (784, 512, 20), "rates": [0.02, 0.2],
+                          "conv": (5, 1, 28, 16, 5), "deconv": (5, 16, 7, 8, 4), "repeats": 2}},
     # The CUDA simulator runs every thread in Python: keep it tiny.
     "quick_cuda": {"lif": {"n": 64, "batch": 1, "steps": 5, "repeats": 1},
                    "dense": {"n_in": 64, "n_out": 32, "steps": 5,
                              "rates": [0.05, 0.10, 0.20], "repeats": 1},
-                   "sleep": {"maps": 4, "size": 12, "steps": 5, "repeats": 1}},
+                   "sleep": {"maps": 4, "size": 12, "steps": 5, "repeats": 1},
+                   "layouts": {"dense": (64, 32, 5), "rates": [0.2], "conv": (3, 1, 8, 4, 3),
+                               "deconv": (3, 4, 4, 4, 4), "repeats": 1}},
 }
 
 
@@ -341,7 +352,54 @@ def workload_sleep(env: Env, cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-WORKLOADS = {"lif": workload_lif, "dense": workload_dense, "sleep": workload_sleep}
+def workload_layouts(env: Env, cfg: dict[str, Any]) -> dict[str, Any]:
+    rng = np.random.default_rng(SEED + 3)
+    n_in, n_out, steps = cfg["dense"]
+    b, cases = env.backend, []
+
+    def case(label: str, call: Any, torch_layout: np.ndarray, best: np.ndarray) -> None:
+        arrays = {"ours": env.put(best), "pytorch layout": env.put(torch_layout)}
+        impls = {name: (lambda w=w: call(w)) for name, w in arrays.items()}
+        stats = time_interleaved(impls, cfg["repeats"], env.sync)
+        same = [np.asarray(call(w) if not env.cuda else call(w).copy_to_host())
+                for w in arrays.values()]  # fmt: skip
+        cases.append({"label": label, "implementations": stats, "ratios": ratios(stats),
+                      "checks": {"identical_currents": bool(np.array_equal(*same))}})
+
+    w = rng.normal(0.0, 0.1, (n_out, n_in)).astype(np.float32)
+    for rate in cfg["rates"]:
+        spikes = env.put((rng.random((steps, n_in)) < rate).astype(np.uint8))
+        case(f"dense {n_in}->{n_out} T={steps} rate={rate:.0%}",
+             lambda wt, s=spikes: K.propagate_dense(s, wt, backend=b), w, np.asfortranarray(w))
+    t, c_in, size, c_out, k = cfg["conv"]
+    spikes = env.put((rng.random((t, c_in, size, size)) < 0.1).astype(np.uint8))
+    w = rng.normal(0.0, 0.1, (c_out, c_in, k, k)).astype(np.float32)
+    best = np.ascontiguousarray(w.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    case(f"conv2d {c_in}->{c_out} k={k} {size}x{size} T={t}",
+         lambda wt: K.propagate_conv2d(spikes, wt, 1, k // 2, backend=b), w, best)
+    t, c_in, size, c_out, k = cfg["deconv"]
+    dspikes = env.put((rng.random((t, c_in, size, size)) < 0.1).astype(np.uint8))
+    w = rng.normal(0.0, 0.1, (c_in, c_out, k, k)).astype(np.float32)
+    best = np.ascontiguousarray(w.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    case(f"conv_transpose2d {c_in}->{c_out} k={k} stride 2 {size}x{size} T={t}",
+         lambda wt: K.propagate_conv_transpose2d(dspikes, wt, 2, 1, backend=b), w, best)
+    worst = max(c["ratios"]["pytorch layout/ours"] for c in cases)
+    return {
+        "title": "each propagation op with PyTorch's weight layout against its best layout",
+        "sizes": {k: cfg[k] for k in ("dense", "rates", "conv", "deconv")},
+        "cases": cases,
+        "targets": {"pytorch layout/best layout <= 1.3 on every case": {
+            "value": worst, "met": worst <= 1.3}},
+        "notes": [
+            "'ours' = the op's best layout (dense: presynaptic-major, np.asfortranarray; conv: "
+            "channels-last views); 'pytorch layout' = the C-ordered tensor PyTorch's module "
+            "holds, passed as is; the same spikes and weight values, currents checked identical",
+        ],
+    }
+
+
+WORKLOADS = {"lif": workload_lif, "dense": workload_dense, "sleep": workload_sleep,
+             "layouts": workload_layouts}
 
 
 def run_backend(backend: str, quick: bool) -> dict[str, Any]:
