@@ -12,10 +12,11 @@ file (:func:`spikedefense.snn.save_records`), a weights or reconstructions file
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -317,15 +318,38 @@ def _seed(text: str) -> int:
     return value
 
 
+@contextlib.contextmanager
+def _executor(args: argparse.Namespace) -> Iterator[Any]:
+    """The executor of ``--executor`` / ``--ray-address``, closed afterwards."""
+    from .evaluation.executor import make_executor
+
+    executor = make_executor(args.executor, args.ray_address)
+    try:
+        yield executor
+    finally:
+        executor.close()
+
+
+def _add_executor_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="where the attack units run (default: this process; ray: a Ray "
+                        "cluster, pip install \"spikedefense[distributed]\")")  # fmt: skip
+    parser.add_argument("--ray-address", default=None, metavar="ADDR",
+                        help="with --executor ray: an existing cluster (host:port or auto); "
+                        "default: a local cluster for this run")  # fmt: skip
+
+
 def _dim_table(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .studies.dim_report import dim_table_study
 
     names = [n.strip() for n in args.defenses.split(",") if n.strip()]
     work = args.work or str(Path(args.out) / ".work")
-    paths = dim_table_study(names, args.dataset, args.out, work,
-                            data_dir=args.data_dir, n=args.n, subset=args.subset, seed=args.seed,
-                            command=shlex.join(["spikedefense", *argv]), progress=not args.quiet,
-                            tiny=args.tiny, report_only=args.report_only)  # fmt: skip
+    with _executor(args) as executor:
+        paths = dim_table_study(names, args.dataset, args.out, work, data_dir=args.data_dir,
+                                n=args.n, subset=args.subset, seed=args.seed,
+                                command=shlex.join(["spikedefense", *argv]),
+                                progress=not args.quiet, tiny=args.tiny,
+                                report_only=args.report_only, executor=executor)  # fmt: skip
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0
@@ -335,10 +359,11 @@ def _memory_table(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .studies.memory_study import memory_study
 
     work = args.work or str(Path(args.out) / ".work")
-    paths = memory_study(args.dataset, args.out, work, data_dir=args.data_dir, n=args.n,
-                         seed=args.seed, command=shlex.join(["spikedefense", *argv]),
-                         progress=not args.quiet, tiny=args.tiny,
-                         report_only=args.report_only)  # fmt: skip
+    with _executor(args) as executor:
+        paths = memory_study(args.dataset, args.out, work, data_dir=args.data_dir, n=args.n,
+                             seed=args.seed, command=shlex.join(["spikedefense", *argv]),
+                             progress=not args.quiet, tiny=args.tiny,
+                             report_only=args.report_only, executor=executor)  # fmt: skip
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0
@@ -397,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write the report of the units finished so far; run nothing")
     table.add_argument("--seed", type=_seed, default=0, help=f"in [0, {MAX_SEED}] (default: 0)")
     table.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_executor_options(table)
     table.set_defaults(run=_dim_table)
     memory = sub.add_parser("memory-table", help="Memory Defense under the document's protocol, "
                             "gray-box and adaptive attacks, its ablation and detector; resumable")
@@ -411,6 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the report of the units finished so far; run nothing")
     memory.add_argument("--seed", type=_seed, default=0, help=f"in [0, {MAX_SEED}] (default: 0)")
     memory.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_executor_options(memory)
     memory.set_defaults(run=_memory_table)
     listing = sub.add_parser("defenses", help="list the registered defenses and their sources")
     listing.set_defaults(run=_defenses)

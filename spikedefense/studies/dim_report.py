@@ -182,9 +182,11 @@ def render_table(out: Path, n_images: int, clean: dict[str, dict[str, Any]],
 def dim_table_study(names: Sequence[str], dataset: str, out: str, work: str, *,
                     data_dir: str | None = None, n: int = 1000, subset: int = 200,
                     seed: int = 0, command: str = "", progress: bool = True,
-                    tiny: bool = False, report_only: bool = False) -> dict[str, Path]:  # fmt: skip
+                    tiny: bool = False, report_only: bool = False,
+                    executor: Any = None) -> dict[str, Path]:  # fmt: skip
     """Build the defenses ``names``, run the Table 1 units not yet done (none with
-    ``report_only``: the report of the units written so far), write the report."""
+    ``report_only``: the report of the units written so far) on ``executor`` (default: this
+    process), write the report."""
     import torch
 
     from .._atomic import atomic_write_text
@@ -222,7 +224,7 @@ def dim_table_study(names: Sequence[str], dataset: str, out: str, work: str, *,
     planned = planned_units(defenses, slow)
     if not report_only:
         run_table(defenses, images, labels, Path(out), subset=subset, seed=seed, slow_queries=slow,
-                  command=command, progress=progress)  # fmt: skip
+                  command=command, progress=progress, executor=executor)  # fmt: skip
     setup = {"dataset": dataset, "n": len(labels), "subset": subset, "seed": seed,
              "command": command, "units_planned": len(planned),
              "units_done": sum(unit_path(Path(out), d.name, t, r).is_file() for d, t, r in planned),

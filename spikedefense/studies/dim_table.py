@@ -134,11 +134,22 @@ def planned_units(defenses: Sequence[Any], slow_queries: Sequence[str] = (),
     return sorted(units, key=lambda u: (u[2].subset, u[2].minimization))
 
 
+def _unit_record(defense: Any, threat: str, row: TableAttack, x: torch.Tensor, y: torch.Tensor,
+                 index: np.ndarray, seed: int, command: str) -> dict[str, Any]:  # fmt: skip
+    """One unit's record (run wherever the executor puts it; the driver writes it)."""
+    from .._provenance import provenance
+
+    clean = predict_all(defense, x) == y
+    record = _run_unit(defense, threat, row, x, y, index, clean, seed)
+    record.update(provenance=provenance(), command=command, seed=seed)
+    return record
+
+
 def run_table(defenses: Sequence[Any], images: torch.Tensor, labels: torch.Tensor, out: Path,
               *, subset: int = 200, seed: int = 0, slow_queries: Sequence[str] = (),
               command: str = "", progress: bool = True,
               document: Sequence[TableAttack] = DOCUMENT,
-              adaptive: Sequence[TableAttack] = ADAPTIVE) -> list[Path]:  # fmt: skip
+              adaptive: Sequence[TableAttack] = ADAPTIVE, executor: Any = None) -> list[Path]:
     """Run every unit not yet written (module docstring); the paths of all unit records.
 
     Args:
@@ -147,29 +158,34 @@ def run_table(defenses: Sequence[Any], images: torch.Tensor, labels: torch.Tenso
         subset: size of the stratified subset for the rows marked ``subset``.
         slow_queries: names of defenses whose decision-based rows are skipped.
         document, adaptive: the attack rows (default: the whole table).
+        executor: where the units run (:func:`spikedefense.evaluation.executor.make_executor`;
+            default: this process); this process alone writes the records.
     """
     from tqdm.auto import tqdm
 
     from .._atomic import atomic_write_text
-    from .._provenance import provenance
     from ..attacks import stratified_indices
+    from ..evaluation.executor import InProcessExecutor
 
     sub = np.sort(stratified_indices(labels, min(subset, len(labels)), seed=seed).numpy())
     everything = np.arange(len(labels))
     units = planned_units(defenses, slow_queries, document, adaptive)
-    paths = []
-    for defense, threat, row in tqdm(units, desc="Table 1 units", disable=not progress):
-        path = unit_path(out, defense.name, threat, row)
-        paths.append(path)
-        if path.is_file():
-            continue
-        index = sub if row.subset else everything
-        x, y = images[index], labels[index]
-        clean = predict_all(defense, x) == y
-        record = _run_unit(defense, threat, row, x, y, index, clean, seed)
-        record.update(provenance=provenance(), command=command, seed=seed)
+    paths = [unit_path(out, d.name, t, r) for d, t, r in units]
+    todo = []
+    for (defense, threat, row), path in zip(units, paths, strict=True):
+        if not path.is_file():
+            index = sub if row.subset else everything
+            todo.append((defense, threat, row, images[index], labels[index], index, seed,
+                         command))  # fmt: skip
+    executor = executor or InProcessExecutor()
+    bar = tqdm(total=len(units), initial=len(units) - len(todo), desc="Table 1 units",
+               disable=not progress)  # fmt: skip
+    for unit, record in executor.map(_unit_record, todo):
+        path = unit_path(out, unit[0].name, unit[1], unit[2])
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps(record, indent=1))
+        bar.update(1)
+    bar.close()
     return paths
 
 

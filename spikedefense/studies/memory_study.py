@@ -97,8 +97,10 @@ def _ablation_units(models: dict[str, Any], defense: Any, images: torch.Tensor,
 
 def memory_study(dataset: str, out: str, work: str, *, data_dir: str | None = None,
                  n: int = 1000, seed: int = 0, command: str = "", progress: bool = True,
-                 tiny: bool = False, report_only: bool = False) -> dict[str, Path]:  # fmt: skip
-    """Build, attack and report (module docstring); the paths written."""
+                 tiny: bool = False, report_only: bool = False,
+                 executor: Any = None) -> dict[str, Path]:  # fmt: skip
+    """Build, attack (the units on ``executor``, default this process) and report (module
+    docstring); the paths written."""
     from .._atomic import atomic_write_text
     from ..attacks import stratified_indices
     from ..data import load_dataset
@@ -134,7 +136,7 @@ def memory_study(dataset: str, out: str, work: str, *, data_dir: str | None = No
     rows = planned_rows(HEADLINE_EPSILON[dataset])
     if not report_only:
         run_units(model, rows, images, labels, keep, Path(out), source=source, tau=tau,
-                  seed=seed, command=command, progress=progress)  # fmt: skip
+                  seed=seed, command=command, progress=progress, executor=executor)  # fmt: skip
         _ablation_units(models, defense, images, labels, Path(out), seed)
     setup = {"dataset": dataset, "n": len(labels), "seed": seed, "command": command,
              "tau": tau, "headline_epsilon": HEADLINE_EPSILON[dataset],

@@ -105,45 +105,58 @@ def _one_batch(model: Any, row: MemoryRow, threat: str, source: nn.Module, x: to
         return attack(attacked, x, y, batch_size=len(x))
 
 
+def _unit_record(model: Any, row: MemoryRow, threat: str, source: nn.Module,
+                 images: torch.Tensor, labels: torch.Tensor, fixed: torch.Tensor,
+                 indices: np.ndarray, tau: float, seed: int, command: str) -> dict[str, Any]:
+    """One unit's record (run wherever the executor puts it; the driver writes it)."""
+    from .._provenance import provenance
+
+    correct, errors, sizes = [], [], []
+    for i in range(0, len(images), _BATCH):
+        x, y, f = images[i : i + _BATCH], labels[i : i + _BATCH], fixed[i : i + _BATCH]
+        adv = _one_batch(model, row, threat, source, x, y, f, tau, seed)
+        predicted, error = _decide(model, threat, adv, f)
+        correct += (predicted == y).tolist()
+        errors += error.tolist()
+        sizes += (adv - x).flatten(1).norm(dim=1).tolist()
+    return {"threat": threat, "surface": SURFACES[threat], "attack": row.attack,
+            "epsilon": row.epsilon, "params": row.params, "table": row.table,
+            "indices": indices.tolist(), "correct": correct, "reconstruction_error": errors,
+            "l2": sizes, "tau": tau, "provenance": provenance(), "command": command,
+            "seed": seed}  # fmt: skip
+
+
 def run_units(model: Any, rows: Sequence[MemoryRow], images: torch.Tensor, labels: torch.Tensor,
               indices: np.ndarray, out: Path, *, source: nn.Module, tau: float, seed: int = 0,
-              command: str = "", progress: bool = True) -> list[Path]:  # fmt: skip
+              command: str = "", progress: bool = True, executor: Any = None) -> list[Path]:
     """Run every unit of ``rows`` not yet written; the paths of all of them.
 
     Args:
         model: the deployed :class:`~spikedefense.defenses.memory.MemoryDefenseModel`.
         images, labels: the evaluation images (``indices``: their test-set positions).
         source: the transfer attack's plain CNN; ``tau``: the detector's threshold.
+        executor: where the units run (:func:`spikedefense.evaluation.executor.make_executor`;
+            default: this process); this process alone writes the records.
     """
     from tqdm.auto import tqdm
 
     from .._atomic import atomic_write_text
-    from .._provenance import provenance
+    from ..evaluation.executor import InProcessExecutor
 
     with torch.no_grad():
         fixed = torch.cat([model.selector(images[i : i + _BATCH]).argmax(1)
                            for i in range(0, len(images), _BATCH)])  # fmt: skip
     units = [(row, threat) for row in rows for threat in row.threats]
-    paths = []
-    for row, threat in tqdm(units, desc="Memory Defense units", disable=not progress):
-        path = unit_path(out, row, threat)
-        paths.append(path)
-        if path.is_file():
-            continue
-        correct, errors, sizes = [], [], []
-        for i in range(0, len(images), _BATCH):
-            x, y, f = images[i : i + _BATCH], labels[i : i + _BATCH], fixed[i : i + _BATCH]
-            adv = _one_batch(model, row, threat, source, x, y, f, tau, seed)
-            predicted, error = _decide(model, threat, adv, f)
-            correct += (predicted == y).tolist()
-            errors += error.tolist()
-            sizes += (adv - x).flatten(1).norm(dim=1).tolist()
-        record = {"threat": threat, "surface": SURFACES[threat], "attack": row.attack,
-                  "epsilon": row.epsilon,
-                  "params": row.params, "table": row.table, "indices": indices.tolist(),
-                  "correct": correct, "reconstruction_error": errors, "l2": sizes,
-                  "tau": tau, "provenance": provenance(), "command": command,
-                  "seed": seed}  # fmt: skip
+    paths = [unit_path(out, row, threat) for row, threat in units]
+    todo = [(model, row, threat, source, images, labels, fixed, indices, tau, seed, command)
+            for (row, threat), path in zip(units, paths, strict=True) if not path.is_file()]
+    executor = executor or InProcessExecutor()
+    bar = tqdm(total=len(units), initial=len(units) - len(todo), desc="Memory Defense units",
+               disable=not progress)  # fmt: skip
+    for unit, record in executor.map(_unit_record, todo):
+        path = unit_path(out, unit[1], unit[2])
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps(record))
+        bar.update(1)
+    bar.close()
     return paths
