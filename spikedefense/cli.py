@@ -355,6 +355,25 @@ def _dim_table(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .defenses import defense_spec, registered_defenses
+    from .evaluation.compare import compare
+
+    if args.defenses:
+        names = [n.strip() for n in args.defenses.split(",") if n.strip()]
+    else:
+        names = [n for n in registered_defenses() if defense_spec(n).build is not None]
+    work = args.work or str(Path(args.out) / ".work")
+    with _executor(args) as executor:
+        paths = compare(names, args.dataset, args.out, work, data_dir=args.data_dir, n=args.n,
+                        seed=args.seed, command=shlex.join(["spikedefense", *argv]),
+                        progress=not args.quiet, tiny=args.tiny, executor=executor,
+                        report_only=args.report_only)  # fmt: skip
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
 def _memory_table(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .studies.memory_study import memory_study
 
@@ -439,6 +458,23 @@ def build_parser() -> argparse.ArgumentParser:
     memory.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_executor_options(memory)
     memory.set_defaults(run=_memory_table)
+    comp = sub.add_parser("compare", help="every registered defense under one protocol "
+                          "(document's attacks, adaptive, queries); a leaderboard; resumable")
+    comp.add_argument("--dataset", choices=DATASETS, default="mnist")
+    comp.add_argument("--data-dir", default=None, help="default: $SPIKEDEFENSE_DATA")
+    comp.add_argument("--defenses", default=None, metavar="NAME[,NAME...]",
+                      help="default: every registered defense that builds by name")
+    comp.add_argument("--out", required=True, help="folder for records and leaderboard.md")
+    comp.add_argument("--work", default=None, help="checkpoints (default OUT/.work)")
+    comp.add_argument("--n", type=_positive_int, default=1000,
+                      help="stratified test images (default: 1000)")
+    comp.add_argument("--tiny", action="store_true", help="one-epoch models, short attacks")
+    comp.add_argument("--report-only", action="store_true",
+                      help="write the leaderboard of the units finished so far; run nothing")
+    comp.add_argument("--seed", type=_seed, default=0, help=f"in [0, {MAX_SEED}] (default: 0)")
+    comp.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_executor_options(comp)
+    comp.set_defaults(run=_compare)
     listing = sub.add_parser("defenses", help="list the registered defenses and their sources")
     listing.set_defaults(run=_defenses)
     demo = sub.add_parser("demo", help="train, attack, sleep and evaluate on the embedded "

@@ -95,3 +95,20 @@ def test_ray_records_equal_the_in_process_records(ray_executor, tmp_path: Path) 
               progress=False, executor=ray_executor)  # fmt: skip
     assert remote[2].read_text() == local[2].read_text()
     assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+
+
+def test_compare_on_ray_writes_the_records_of_the_in_process_run(ray_executor,  # type: ignore[no-untyped-def]
+                                                                  tmp_path: Path) -> None:
+    from spikedefense.evaluation.compare import compare
+
+    kwargs = {"n": 12, "tiny": True, "progress": False, "command": "test"}
+    local = compare(["cnn"], "embedded", str(tmp_path / "local"), str(tmp_path / "work"),
+                    **kwargs)  # fmt: skip
+    remote = compare(["cnn"], "embedded", str(tmp_path / "ray"), str(tmp_path / "work"),
+                     executor=ray_executor, **kwargs)  # fmt: skip
+    records = sorted((tmp_path / "local" / "records").rglob("*.json"))
+    assert records
+    for path in records:
+        twin = tmp_path / "ray" / path.relative_to(tmp_path / "local")
+        assert twin.read_text() == path.read_text(), path.name
+    assert local["leaderboard_md"].read_text() == remote["leaderboard_md"].read_text()

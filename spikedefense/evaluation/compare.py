@@ -1,0 +1,182 @@
+"""One protocol for every registered defense: ``spikedefense compare``.
+
+For one dataset: build (or resume) each defense through its registry entry on the training
+split (validation split held out), pick ``n`` stratified test images — the same for every
+defense and attack — and run every *unit* not yet written: one defense × threat model × attack
+× budget × shard of the images, each written atomically to
+``records/<defense>/<threat>-<attack>-<norm>-<shard>.json`` with the per-image correctness, so
+an interrupted run resumes, and the units can run on any executor
+(:mod:`.executor`; the driver alone writes). Then :mod:`.compare_report` writes the leaderboard.
+
+Threat models and attacks (budgets: L∞ :data:`LINF` of the dataset, L2 :data:`L2`):
+
+- ``document``: the source document's own attacks (the defense's
+  :class:`~spikedefense.defenses.base.DocumentProtocol`, else FGSM and PGD) with the deployed
+  model's own gradients: how such documents measure robustness;
+- ``adaptive``: APGD-CE and APGD-DLR (L∞) and PGD-L2 on the defense's attack surface (BPDA /
+  straight-through where it has one);
+- ``query``: Square (L∞, 1,000 queries) on the deployed scores.
+
+Clean accuracy is measured on the full test set.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+__all__ = ["L2", "LINF", "CompareUnit", "compare", "planned_units", "unit_path"]
+
+LINF = {"mnist": 0.3, "fashion-mnist": 0.1, "embedded": 0.3}
+L2 = {"mnist": 1.5, "fashion-mnist": 1.5, "embedded": 1.5}
+SHARD = 250
+#: Attack settings of the tiny profile (tests, smoke runs); the full run uses the defaults.
+TINY = {"apgd-ce": {"steps": 3}, "apgd-dlr": {"steps": 3}, "pgd": {"steps": 3},
+        "pgd-l2": {"steps": 3}, "square": {"n_queries": 5}}  # fmt: skip
+#: Version of the record layout; a folder written by another is refused.
+LAYOUT = 1
+
+
+class CompareUnit(NamedTuple):
+    """One unit: ``defense``, ``threat``, ``attack``, ``norm`` ("linf" / "l2"), ``epsilon``
+    and the images ``[start, stop)`` of the evaluation set."""
+
+    defense: str
+    threat: str
+    attack: str
+    norm: str
+    epsilon: float
+    start: int
+    stop: int
+
+
+def unit_path(out: Path, unit: CompareUnit) -> Path:
+    return (Path(out) / "records" / unit.defense
+            / f"{unit.threat}-{unit.attack}-{unit.norm}-{unit.start:05d}.json")  # fmt: skip
+
+
+def _document_attacks(defense: Any) -> tuple[str, ...]:
+    protocol = defense.info.protocol
+    return tuple(protocol.attacks) if protocol is not None else ("fgsm", "pgd")
+
+
+def planned_units(defenses: Sequence[Any], dataset: str, n: int,
+                  shard: int = SHARD) -> list[CompareUnit]:  # fmt: skip
+    """Every unit of every defense (module docstring), shard by shard."""
+    linf, l2 = LINF[dataset], L2[dataset]
+    units = []
+    for defense in defenses:
+        rows = [("document", a, "linf", linf) for a in _document_attacks(defense)]
+        rows += [("adaptive", "apgd-ce", "linf", linf), ("adaptive", "apgd-dlr", "linf", linf),
+                 ("adaptive", "pgd-l2", "l2", l2), ("query", "square", "linf", linf)]  # fmt: skip
+        for threat, attack, norm, eps in rows:
+            for start in range(0, n, shard):
+                units.append(CompareUnit(defense.name, threat, attack, norm, eps, start,
+                                         min(start + shard, n)))  # fmt: skip
+    return units
+
+
+class _Scores(torch.nn.Module):
+    """The deployed scores as a module (for score-based queries)."""
+
+    def __init__(self, defense: Any) -> None:
+        super().__init__()
+        self.defense, self.classifier = defense, defense.classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.defense.scores(x)
+
+
+def _unit_record(unit: CompareUnit, defense: Any, x: torch.Tensor, y: torch.Tensor,
+                 seed: int, overrides: dict[str, Any], command: str) -> dict[str, Any]:  # fmt: skip
+    """Run one unit (wherever the executor puts it); its record."""
+    from .._provenance import provenance
+    from ..attacks import make_attack
+    from ..defenses import SurfaceModule
+
+    model = {"document": defense.classifier, "adaptive": SurfaceModule(defense),
+             "query": _Scores(defense)}[unit.threat]  # fmt: skip
+    attack = make_attack(unit.attack, unit.epsilon, seed=seed, **overrides.get(unit.attack, {}))
+    adversarial = attack(model, x, y)
+    correct = (defense.predict(adversarial) == y).tolist()
+    surface = {"document": "the deployed model's own gradients",
+               "adaptive": defense.info.surrogate or "the deployed model (differentiable)",
+               "query": "the deployed scores, no gradients"}[unit.threat]  # fmt: skip
+    return {**unit._asdict(), "layout": LAYOUT, "params": attack.params, "surface": surface,
+            "correct": correct, "seed": seed, "command": command, "provenance": provenance()}
+
+
+def _check_layout(out: Path) -> None:
+    marker = Path(out) / "compare.json"
+    if marker.is_file():
+        found = json.loads(marker.read_text()).get("layout")
+        if found != LAYOUT:
+            raise ValueError(f"--out: {out} holds records of layout {found!r}, this version "
+                             f"writes {LAYOUT}; choose another folder")  # fmt: skip
+
+
+def compare(names: Sequence[str], dataset: str, out: str, work: str, *,
+            data_dir: str | None = None, n: int = 1000, seed: int = 0, command: str = "",
+            progress: bool = True, tiny: bool = False, executor: Any = None,
+            report_only: bool = False) -> dict[str, Path]:  # fmt: skip
+    """Build, attack and write the leaderboard (module docstring); the paths written."""
+    from tqdm.auto import tqdm
+
+    from .._atomic import atomic_write_text
+    from ..attacks import stratified_indices
+    from ..data import load_dataset
+    from ..defenses import BuildContext, defense_spec
+    from .compare_report import write_leaderboard
+    from .defense_run import _split
+    from .executor import InProcessExecutor
+
+    if dataset not in LINF:
+        raise ValueError(f"--dataset: expected one of {', '.join(LINF)}, got {dataset!r}")
+    specs = [defense_spec(name) for name in names]  # an unknown name fails here
+    missing = [s.name for s in specs if s.build is None]
+    if missing:
+        raise ValueError(f"--defenses: {', '.join(missing)} cannot be built by name (their "
+                         "experiment builds them); leave them out")  # fmt: skip
+    _check_layout(Path(out))
+    x, y = load_dataset(dataset, "train", data_dir)
+    tx, ty, vx, vy = _split(x, y, "tiny" if tiny else "reproduction", seed)
+    x_test, y_test = load_dataset(dataset, "test", data_dir)
+    folder = Path(work) / dataset
+    folder.mkdir(parents=True, exist_ok=True)
+    context = BuildContext(dataset, (tx, ty), (vx, vy), folder, seed, 1 if tiny else None,
+                           progress)  # fmt: skip
+    defenses = {s.name: s.build(context) for s in specs if s.build is not None}
+    keep = np.sort(stratified_indices(y_test, min(n, len(y_test)), seed=seed).numpy())
+    images, labels = x_test[keep], y_test[keep]
+    Path(out).mkdir(parents=True, exist_ok=True)
+    atomic_write_text(Path(out) / "compare.json", json.dumps(
+        {"layout": LAYOUT, "dataset": dataset, "n": len(keep), "indices": keep.tolist(),
+         "seed": seed}))  # fmt: skip
+    clean_path = Path(out) / "clean.json"
+    clean = json.loads(clean_path.read_text()) if clean_path.is_file() else {}
+    for name, defense in defenses.items():
+        if name not in clean:
+            right = sum(int((defense.predict(x_test[i : i + 500]) == y_test[i : i + 500]).sum())
+                        for i in range(0, len(y_test), 500))  # fmt: skip
+            clean[name] = {"accuracy": 100.0 * right / len(y_test), "n": len(y_test)}
+            atomic_write_text(clean_path, json.dumps(clean, indent=1))
+    units = planned_units(list(defenses.values()), dataset, len(keep))
+    overrides = TINY if tiny else {}
+    todo = [(u, defenses[u.defense], images[u.start : u.stop], labels[u.start : u.stop], seed,
+             overrides, command)
+            for u in units if not unit_path(Path(out), u).is_file()]  # fmt: skip
+    if not report_only:
+        bar = tqdm(total=len(units), initial=len(units) - len(todo), desc="compare units",
+                   disable=not progress)  # fmt: skip
+        for payload, record in (executor or InProcessExecutor()).map(_unit_record, todo):
+            path = unit_path(Path(out), payload[0])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, json.dumps(record))
+            bar.update(1)
+        bar.close()
+    return write_leaderboard(Path(out), defenses, clean, units, dataset, command)

@@ -1,0 +1,78 @@
+"""spikedefense compare: units, resume, the leaderboard and its bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from spikedefense.defenses import defense_spec
+from spikedefense.evaluation.compare import LAYOUT, compare, planned_units
+from spikedefense.evaluation.compare_report import claimed_number
+
+
+def test_compare_writes_a_leaderboard_and_resumes(tmp_path: Path) -> None:
+    out, work = tmp_path / "out", tmp_path / "work"
+    paths = compare(["cnn", "bicnn"], "embedded", str(out), str(work), n=12, tiny=True,
+                    progress=False, command="cmd")  # fmt: skip
+    board = json.loads(paths["leaderboard_json"].read_text())
+    names = [e["defense"] for e in board["entries"]]
+    assert names == ["cnn", "bicnn"]
+    for entry in board["entries"]:
+        assert entry["rows_done"] == entry["rows_planned"] == 6
+        worst, document = entry["worst_case"], entry["document_protocol"]
+        assert worst["n"] == 12 and worst["accuracy"] <= document["accuracy"]
+        assert entry["gap"] == pytest.approx(document["accuracy"] - worst["accuracy"])
+    text = paths["leaderboard_md"].read_text()
+    assert "| cnn |" in text and "Command: `cmd`" in text
+    assert paths["leaderboard_csv"].read_text().splitlines()[0].startswith("defense,clean")
+    assert paths["leaderboard_png"].stat().st_size > 0
+    records = sorted((out / "records").rglob("*.json"))
+    assert json.loads(records[0].read_text())["layout"] == LAYOUT
+    stamps = [p.stat().st_mtime_ns for p in records]
+    compare(["cnn", "bicnn"], "embedded", str(out), str(work), n=12, tiny=True, progress=False)
+    assert [p.stat().st_mtime_ns for p in records] == stamps  # nothing re-run
+
+
+def test_units_shard_the_images_and_cover_every_threat() -> None:
+    class Fake:
+        name = "x"
+
+        class info:  # noqa: N801 - a stand-in for DefenseInfo
+            protocol = None
+
+    units = planned_units([Fake()], "mnist", 600, shard=250)
+    assert {(u.start, u.stop) for u in units} == {(0, 250), (250, 500), (500, 600)}
+    assert {u.threat for u in units} == {"document", "adaptive", "query"}
+    assert {u.epsilon for u in units if u.norm == "linf"} == {0.3}
+    assert {u.epsilon for u in units if u.norm == "l2"} == {1.5}
+
+
+def test_bad_input_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown defense 'nope'"):
+        compare(["nope"], "embedded", str(tmp_path / "a"), str(tmp_path / "w"), tiny=True)
+    with pytest.raises(ValueError, match="--defenses: defense-vae cannot be built by name"):
+        compare(["defense-vae"], "embedded", str(tmp_path / "b"), str(tmp_path / "w"))
+    with pytest.raises(ValueError, match="--dataset: expected one of"):
+        compare(["cnn"], "cifar", str(tmp_path / "c"), str(tmp_path / "w"))
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "compare.json").write_text(json.dumps({"layout": LAYOUT + 1}))
+    with pytest.raises(ValueError, match="holds records of layout"):
+        compare(["cnn"], "embedded", str(old), str(tmp_path / "w"), tiny=True)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()
+    assert sorted(p.name for p in old.iterdir()) == ["compare.json"]
+
+
+def test_claimed_number_is_the_documents_cell_nearest_the_budget() -> None:
+    from spikedefense.defenses.memory import PUBLISHED
+
+    class Fake:
+        class info:  # noqa: N801
+            published = PUBLISHED
+
+    value, cell = claimed_number(Fake(), "fashion-mnist")  # type: ignore[misc]
+    assert (value, cell) == (90.03, "Table 1: fgsm eps 25/255")
+    assert claimed_number(Fake(), "mnist") is None
+    assert defense_spec("cnn").build is not None
