@@ -12,7 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "bench_kernels.py"
-PEERS = {"lif": ("snntorch", "norse"), "dense": ("snntorch", "norse"), "sleep": ("torch",)}
+PEERS = {"lif": ("snntorch", "norse"), "dense": ("snntorch", "norse"), "sleep": ("torch",),
+         "layouts": ("pytorch layout",)}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def test_provenance(report: dict) -> None:
 @pytest.mark.slow
 def test_timings_and_ratios(report: dict) -> None:
     workloads = report["runs"]["cpu"]["workloads"]
-    assert set(workloads) == {"lif", "dense", "sleep"}
+    assert set(workloads) == {"lif", "dense", "sleep", "layouts"}
     for name, work in workloads.items():
         assert work["cases"], name
         for case in work["cases"]:
@@ -60,6 +61,17 @@ def test_timings_and_ratios(report: dict) -> None:
             for peer in PEERS[name]:
                 ratio = case["ratios"][f"{peer}/ours"]
                 assert ratio == pytest.approx(impls[peer]["median_s"] / impls["ours"]["median_s"])
+
+
+@pytest.mark.slow
+def test_layouts_give_identical_currents_and_a_checked_target(report: dict) -> None:
+    layouts = report["runs"]["cpu"]["workloads"]["layouts"]
+    assert [c["label"].split()[0] for c in layouts["cases"]] == [
+        "dense", "dense", "conv2d", "conv_transpose2d"]
+    assert all(c["checks"]["identical_currents"] for c in layouts["cases"])
+    target = layouts["targets"]["pytorch layout/best layout <= 1.3 on every case"]
+    worst = max(c["ratios"]["pytorch layout/ours"] for c in layouts["cases"])
+    assert target["value"] == worst and target["met"] == (worst <= 1.3)
 
 
 @pytest.mark.slow
