@@ -330,6 +330,24 @@ def _executor(args: argparse.Namespace) -> Iterator[Any]:
         executor.close()
 
 
+def _add_study_options(parser: argparse.ArgumentParser, dataset: str, report: str) -> None:
+    """The options every study over registered defenses shares (and the executor's)."""
+    from .data import DATASETS
+
+    parser.add_argument("--dataset", choices=DATASETS, default=dataset)
+    parser.add_argument("--data-dir", default=None, help="default: $SPIKEDEFENSE_DATA")
+    parser.add_argument("--out", required=True, help=f"folder for records and {report}")
+    parser.add_argument("--work", default=None, help="checkpoints (default OUT/.work)")
+    parser.add_argument("--n", type=_positive_int, default=1000,
+                        help="stratified test images (default: 1000)")
+    parser.add_argument("--tiny", action="store_true", help="one-epoch models (smoke test)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="write the report of the units finished so far; run nothing")
+    parser.add_argument("--seed", type=_seed, default=0, help=f"in [0, {MAX_SEED}] (default: 0)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_executor_options(parser)
+
+
 def _add_executor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", choices=("local", "ray"), default="local",
                         help="where the attack units run (default: this process; ray: a Ray "
@@ -426,54 +444,21 @@ def build_parser() -> argparse.ArgumentParser:
     table = sub.add_parser("dim-table", help="the DIM document's Table 1 (foolbox attacks per "
                            "norm, all-attacks worst case, minimal accuracy) for registered "
                            "defenses; resumable")  # fmt: skip
-    table.add_argument("--dataset", choices=DATASETS, default="mnist")
-    table.add_argument("--data-dir", default=None, help="default: $SPIKEDEFENSE_DATA")
     table.add_argument("--defenses", default="cnn,bicnn,adv-train,dim,bidim,spiking-dim",
                        metavar="NAME[,NAME...]", help="default: the document's comparison")
-    table.add_argument("--out", required=True, help="folder for records and table1.md")
-    table.add_argument("--work", default=None, help="checkpoints (default OUT/.work)")
-    table.add_argument("--n", type=_positive_int, default=1000,
-                       help="stratified test images (default: 1000)")
     table.add_argument("--subset", type=_positive_int, default=200,
-                       help="of them, for the expensive rows (default: 200)")
-    table.add_argument("--tiny", action="store_true", help="one-epoch models (smoke test)")
-    table.add_argument("--report-only", action="store_true",
-                       help="write the report of the units finished so far; run nothing")
-    table.add_argument("--seed", type=_seed, default=0, help=f"in [0, {MAX_SEED}] (default: 0)")
-    table.add_argument("--quiet", action="store_true", help="no progress bars")
-    _add_executor_options(table)
+                       help="of the --n images, for the expensive rows (default: 200)")
+    _add_study_options(table, "mnist", "table1.md")
     table.set_defaults(run=_dim_table)
     memory = sub.add_parser("memory-table", help="Memory Defense under the document's protocol, "
                             "gray-box and adaptive attacks, its ablation and detector; resumable")
-    memory.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
-    memory.add_argument("--data-dir", default=None, help="default: $SPIKEDEFENSE_DATA")
-    memory.add_argument("--out", required=True, help="folder for records and memory.md")
-    memory.add_argument("--work", default=None, help="checkpoints (default OUT/.work)")
-    memory.add_argument("--n", type=_positive_int, default=1000,
-                        help="stratified test images (default: 1000)")
-    memory.add_argument("--tiny", action="store_true", help="one-epoch models (smoke test)")
-    memory.add_argument("--report-only", action="store_true",
-                        help="write the report of the units finished so far; run nothing")
-    memory.add_argument("--seed", type=_seed, default=0, help=f"in [0, {MAX_SEED}] (default: 0)")
-    memory.add_argument("--quiet", action="store_true", help="no progress bars")
-    _add_executor_options(memory)
+    _add_study_options(memory, "fashion-mnist", "memory.md")
     memory.set_defaults(run=_memory_table)
     comp = sub.add_parser("compare", help="every registered defense under one protocol "
                           "(document's attacks, adaptive, queries); a leaderboard; resumable")
-    comp.add_argument("--dataset", choices=DATASETS, default="mnist")
-    comp.add_argument("--data-dir", default=None, help="default: $SPIKEDEFENSE_DATA")
     comp.add_argument("--defenses", default=None, metavar="NAME[,NAME...]",
                       help="default: every registered defense that builds by name")
-    comp.add_argument("--out", required=True, help="folder for records and leaderboard.md")
-    comp.add_argument("--work", default=None, help="checkpoints (default OUT/.work)")
-    comp.add_argument("--n", type=_positive_int, default=1000,
-                      help="stratified test images (default: 1000)")
-    comp.add_argument("--tiny", action="store_true", help="one-epoch models, short attacks")
-    comp.add_argument("--report-only", action="store_true",
-                      help="write the leaderboard of the units finished so far; run nothing")
-    comp.add_argument("--seed", type=_seed, default=0, help=f"in [0, {MAX_SEED}] (default: 0)")
-    comp.add_argument("--quiet", action="store_true", help="no progress bars")
-    _add_executor_options(comp)
+    _add_study_options(comp, "mnist", "leaderboard.md")
     comp.set_defaults(run=_compare)
     listing = sub.add_parser("defenses", help="list the registered defenses and their sources")
     listing.set_defaults(run=_defenses)

@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import numpy as np
 import torch
 
 __all__ = ["L2", "LINF", "CompareUnit", "compare", "planned_units", "unit_path"]
@@ -128,12 +127,10 @@ def compare(names: Sequence[str], dataset: str, out: str, work: str, *,
     from tqdm.auto import tqdm
 
     from .._atomic import atomic_write_text
-    from ..attacks import stratified_indices
-    from ..data import load_dataset
-    from ..defenses import BuildContext, defense_spec
+    from ..defenses import defense_spec
     from .compare_report import write_leaderboard
-    from .defense_run import _split
     from .executor import InProcessExecutor
+    from .study_setup import evaluation_indices, study_context
 
     if dataset not in LINF:
         raise ValueError(f"--dataset: expected one of {', '.join(LINF)}, got {dataset!r}")
@@ -143,15 +140,10 @@ def compare(names: Sequence[str], dataset: str, out: str, work: str, *,
         raise ValueError(f"--defenses: {', '.join(missing)} cannot be built by name (their "
                          "experiment builds them); leave them out")  # fmt: skip
     _check_layout(Path(out))
-    x, y = load_dataset(dataset, "train", data_dir)
-    tx, ty, vx, vy = _split(x, y, "tiny" if tiny else "reproduction", seed)
-    x_test, y_test = load_dataset(dataset, "test", data_dir)
-    folder = Path(work) / dataset
-    folder.mkdir(parents=True, exist_ok=True)
-    context = BuildContext(dataset, (tx, ty), (vx, vy), folder, seed, 1 if tiny else None,
-                           progress)  # fmt: skip
+    context, x_test, y_test = study_context(dataset, work, data_dir=data_dir, seed=seed,
+                                            tiny=tiny, progress=progress)  # fmt: skip
     defenses = {s.name: s.build(context) for s in specs if s.build is not None}
-    keep = np.sort(stratified_indices(y_test, min(n, len(y_test)), seed=seed).numpy())
+    keep = evaluation_indices(y_test, n, seed)
     images, labels = x_test[keep], y_test[keep]
     Path(out).mkdir(parents=True, exist_ok=True)
     atomic_write_text(Path(out) / "compare.json", json.dumps(

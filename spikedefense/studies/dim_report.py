@@ -191,25 +191,18 @@ def dim_table_study(names: Sequence[str], dataset: str, out: str, work: str, *,
 
     from .._atomic import atomic_write_text
     from .._provenance import provenance
-    from ..attacks import stratified_indices
-    from ..data import load_dataset
-    from ..defenses import BuildContext, defense_spec
-    from ..evaluation.defense_run import _split
+    from ..defenses import defense_spec
+    from ..evaluation.study_setup import evaluation_indices, study_context
     from .dim_table import predict_all
 
     specs = [defense_spec(name) for name in names]
     if any(s.build is None for s in specs):
         raise ValueError("--defenses: only harness defenses (with a build) can run Table 1")
-    x, y = load_dataset(dataset, "train", data_dir)
-    tx, ty, vx, vy = _split(x, y, "tiny" if tiny else "reproduction", seed)
-    x_test, y_test = load_dataset(dataset, "test", data_dir)
-    folder = Path(work) / dataset
-    folder.mkdir(parents=True, exist_ok=True)
-    context = BuildContext(dataset, (tx, ty), (vx, vy), folder, seed, 1 if tiny else None,
-                           progress)  # fmt: skip
+    context, x_test, y_test = study_context(dataset, work, data_dir=data_dir, seed=seed,
+                                            tiny=tiny, progress=progress)  # fmt: skip
     torch.manual_seed(seed)
     defenses = [spec.build(context) for spec in specs if spec.build is not None]
-    keep = np.sort(stratified_indices(y_test, min(n, len(y_test)), seed=seed).numpy())
+    keep = evaluation_indices(y_test, n, seed)
     images, labels = x_test[keep], y_test[keep]
     provenance()
     clean_path = Path(out) / "clean.json"

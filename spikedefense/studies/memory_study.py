@@ -102,10 +102,8 @@ def memory_study(dataset: str, out: str, work: str, *, data_dir: str | None = No
     """Build, attack (the units on ``executor``, default this process) and report (module
     docstring); the paths written."""
     from .._atomic import atomic_write_text
-    from ..attacks import stratified_indices
-    from ..data import load_dataset
-    from ..defenses import BuildContext, defense_spec
-    from ..evaluation.defense_run import _split
+    from ..defenses import defense_spec
+    from ..evaluation.study_setup import evaluation_indices, study_context
     from .memory_attacks import planned_rows
     from .memory_report import render_memory_report
     from .memory_units import run_units
@@ -113,19 +111,15 @@ def memory_study(dataset: str, out: str, work: str, *, data_dir: str | None = No
     if dataset not in HEADLINE_EPSILON:
         raise ValueError(f"--dataset: expected one of {', '.join(HEADLINE_EPSILON)}, got "
                          f"{dataset!r}")  # fmt: skip
-    x, y = load_dataset(dataset, "train", data_dir)
-    tx, ty, vx, vy = _split(x, y, "tiny" if tiny else "reproduction", seed)
-    x_test, y_test = load_dataset(dataset, "test", data_dir)
-    folder = Path(work) / dataset
-    folder.mkdir(parents=True, exist_ok=True)
-    context = BuildContext(dataset, (tx, ty), (vx, vy), folder, seed, 1 if tiny else None,
-                           progress)  # fmt: skip
+    context, x_test, y_test = study_context(dataset, work, data_dir=data_dir, seed=seed,
+                                            tiny=tiny, progress=progress)  # fmt: skip
+    folder, vx = Path(context.work_dir), context.validation[0]
     defense, source = (_build(defense_spec(name), context) for name in ("memory-defense", "cnn"))
     source = source.classifier
     models = _ablation(context, defense)
     model = defense.classifier
     tau = float(np.percentile(_errors(model, vx), 95))
-    keep = np.sort(stratified_indices(y_test, min(n, len(y_test)), seed=seed).numpy())
+    keep = evaluation_indices(y_test, n, seed)
     images, labels = x_test[keep], y_test[keep]
     Path(out).mkdir(parents=True, exist_ok=True)
     clean_path = Path(out) / "clean.json"
