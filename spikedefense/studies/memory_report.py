@@ -99,9 +99,9 @@ def _detector(units: dict[tuple[str, str, float], dict[str, Any]], clean_errors:
 
 def _median_l2(unit: dict[str, Any]) -> str:
     """Median L2 size of the perturbations that fooled the decision (images misclassified
-    before any perturbation, size 0, left out)."""
+    before any perturbation, which CW returns moved by rounding only, L2 < 1e-3, left out)."""
     sizes = np.asarray(unit["l2"])[~np.asarray(unit["correct"])]
-    moved = sizes[sizes > 0]
+    moved = sizes[sizes >= 1e-3]
     return f"; median L2 {np.median(moved):.2f} ({len(moved)} fooled)" if len(moved) else ""
 
 
