@@ -199,7 +199,9 @@ def render_memory_report(out: Path, rows: Sequence[MemoryRow], setup: dict[str, 
               f"{json.dumps(shrink.get('grid'))}); slots read per clean image: "
               f"{setup['sparsity']['slots_read_mean']:.1f} of {setup['sparsity']['slots']} "
               f"({100 * setup['sparsity']['fraction_of_memory']:.1f} % of the memory).", "",
-              f"Command: `{setup.get('command', '')}`", ""]  # fmt: skip
+              *[f"Records written by: `{c}`" for c in
+                sorted({u.get("command", "") for u in units.values()})],
+              f"Report written by: `{setup.get('command', '')}`", ""]  # fmt: skip
     paths = {"memory_md": Path(out) / "memory.md", "memory_json": Path(out) / "memory.json"}
     atomic_write_text(paths["memory_json"], json.dumps(
         {"setup": setup, "clean": clean, "cells": cells, "detector": detector,
