@@ -97,19 +97,20 @@ def plot_memory_accuracy(curves: Mapping[str, tuple[Sequence[float], Sequence[fl
 
 def write_memory_figures(out: Path, model: Any, images: Any, labels: Any,
                          rows: Sequence[Any]) -> dict[str, Path]:  # fmt: skip
-    """``attention.png``, ``reconstructions.png`` (a test image and its adaptive PGD adversarial
-    at 25/255) and ``accuracy_vs_epsilon.png`` (PGD per threat model) in ``out``."""
+    """``attention.png``, ``reconstructions.png`` (a test image and its PGD adversarial at
+    25/255 on the joint loss of A and B) and ``accuracy_vs_epsilon.png`` (PGD per threat model)
+    in ``out``."""
     import json
 
     import matplotlib.pyplot as plt
     import torch
 
     from ..attacks import make_attack
-    from ..defenses.memory import MemoryDefenseModel
+    from ..defenses.memory import JointSurface
     from ..studies.memory_units import unit_path
     from .curves import save_figure
 
-    surface = MemoryDefenseModel(model.selector, model.autoencoder, straight_through=True)
+    surface = JointSurface(model)
     x, y = images[:1], labels[:1]
     adv = make_attack("pgd", 25 / 255, steps=40)(surface, x, y)
     both = torch.cat([x, adv])
