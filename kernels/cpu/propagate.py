@@ -85,9 +85,10 @@ def propagate_dense(spikes: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """spikes uint8 [T, N_in], weight [N_out, N_in] -> currents [T, N_out].
 
     A weight stored presynaptic-major (Fortran order, e.g. ``w_in_out.T``) is read as one
-    contiguous row per active input (scatter); a C-ordered one (PyTorch's ``nn.Linear`` layout)
-    is read row by row, each output gathering its active inputs, so neither layout is copied.
-    Both add each output's contributions in ascending input order: the results are identical.
+    contiguous row per active input (scatter). A C-ordered one (PyTorch's ``nn.Linear`` layout)
+    is never transposed whole: with few events each output gathers its active inputs from its
+    own row; otherwise tiles of 64 outputs are transposed in cache and scattered into. Every
+    path adds each output's contributions in ascending input order: the results are identical.
     """
     offsets, ids = events_by_step(spikes)
     out = np.zeros((spikes.shape[0], weight.shape[0]), dtype=weight.dtype)

@@ -80,26 +80,16 @@ def planned_units(defenses: Sequence[Any], dataset: str, n: int,
     return units
 
 
-class _Scores(torch.nn.Module):
-    """The deployed scores as a module (for score-based queries)."""
-
-    def __init__(self, defense: Any) -> None:
-        super().__init__()
-        self.defense, self.classifier = defense, defense.classifier
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.defense.scores(x)
-
-
 def _unit_record(unit: CompareUnit, defense: Any, x: torch.Tensor, y: torch.Tensor,
                  seed: int, overrides: dict[str, Any], command: str) -> dict[str, Any]:  # fmt: skip
     """Run one unit (wherever the executor puts it); its record."""
     from .._provenance import provenance
     from ..attacks import make_attack
     from ..defenses import SurfaceModule
+    from .harness import DeployedScores
 
     model = {"document": defense.classifier, "adaptive": SurfaceModule(defense),
-             "query": _Scores(defense)}[unit.threat]  # fmt: skip
+             "query": DeployedScores(defense)}[unit.threat]  # fmt: skip
     attack = make_attack(unit.attack, unit.epsilon, seed=seed, **overrides.get(unit.attack, {}))
     adversarial = attack(model, x, y)
     correct = (defense.predict(adversarial) == y).tolist()

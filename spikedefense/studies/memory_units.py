@@ -81,13 +81,11 @@ def _attacked_model(model: Any, threat: str, source: nn.Module, fixed: torch.Ten
 @torch.no_grad()
 def _decide(model: Any, threat: str, x: torch.Tensor, fixed: torch.Tensor
             ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """``(predictions, reconstruction errors)`` of the decision the threat model scores."""
-    from ..defenses.memory import FixedSelection
-
-    labels = fixed if threat == "document" else None
-    out = model.reconstruct(x, labels)
-    decide = FixedSelection(model, fixed) if threat == "document" else model
-    return decide(x).argmax(1), (out.target - x).pow(2).flatten(1).mean(1)
+    """``(predictions, reconstruction errors)`` of the decision the threat model scores (the
+    document's: the memory fixed to ``fixed``; every other: A's selection on ``x``)."""
+    out = model.reconstruct(x, fixed if threat == "document" else None)
+    predicted = model.autoencoder.classify(out.target).argmax(1)
+    return predicted, (out.target - x).pow(2).flatten(1).mean(1)
 
 
 def _one_batch(model: Any, row: MemoryRow, threat: str, source: nn.Module, x: torch.Tensor,
