@@ -65,7 +65,7 @@ def lif_run(currents: Any, params: LIFParams, state: Any = None, *,
 
     Example:
         >>> spikes, state = lif_run(np.full((3, 2), 0.6, np.float32), LIFParams(threshold=1.0))
-        >>> spikes[:, 0].tolist(), state.v.round(2).tolist()
+        >>> spikes[:, 0].tolist(), [round(float(v), 2) for v in state.v]
         ([0, 1, 0], [0.6, 0.6])
     """
     currents = check.c_contiguous("currents", check.float_array("currents", currents))

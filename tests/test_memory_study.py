@@ -102,7 +102,7 @@ def test_units_run_once_per_threat_and_the_report_reads_them(
     assert "| pgd-low-error | adaptive-detector | 25/255 |" in text
     summary = json.loads(written["memory_json"].read_text())
     assert summary["cells"][f"document/fgsm/{DOCUMENT_EPSILONS[1]:.4f}"]["n"] == 12
-    from spikedefense.viz.memory import write_memory_figures
+    from spikedefense.studies.memory_figures import write_memory_figures
 
     drawn = write_memory_figures(tmp_path, model, x, y, rows)
     assert sorted(drawn) == ["accuracy_vs_epsilon", "attention", "reconstructions"]

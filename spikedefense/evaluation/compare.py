@@ -25,59 +25,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 
-__all__ = ["L2", "LINF", "CompareUnit", "compare", "planned_units", "unit_path"]
+from .compare_units import L2, LAYOUT, LINF, TINY, CompareUnit, planned_units, unit_path
 
-LINF = {"mnist": 0.3, "fashion-mnist": 0.1, "embedded": 0.3}
-L2 = {"mnist": 1.5, "fashion-mnist": 1.5, "embedded": 1.5}
-SHARD = 250
-#: Attack settings of the tiny profile (tests, smoke runs); the full run uses the defaults.
-TINY = {"apgd-ce": {"steps": 3}, "apgd-dlr": {"steps": 3}, "pgd": {"steps": 3},
-        "pgd-l2": {"steps": 3}, "square": {"n_queries": 5}}  # fmt: skip
-#: Version of the record layout; a folder written by another is refused.
-LAYOUT = 1
-
-
-class CompareUnit(NamedTuple):
-    """One unit: ``defense``, ``threat``, ``attack``, ``norm`` ("linf" / "l2"), ``epsilon``
-    and the images ``[start, stop)`` of the evaluation set."""
-
-    defense: str
-    threat: str
-    attack: str
-    norm: str
-    epsilon: float
-    start: int
-    stop: int
-
-
-def unit_path(out: Path, unit: CompareUnit) -> Path:
-    return (Path(out) / "records" / unit.defense
-            / f"{unit.threat}-{unit.attack}-{unit.norm}-{unit.start:05d}.json")  # fmt: skip
-
-
-def _document_attacks(defense: Any) -> tuple[str, ...]:
-    protocol = defense.info.protocol
-    return tuple(protocol.attacks) if protocol is not None else ("fgsm", "pgd")
-
-
-def planned_units(defenses: Sequence[Any], dataset: str, n: int,
-                  shard: int = SHARD) -> list[CompareUnit]:  # fmt: skip
-    """Every unit of every defense (module docstring), shard by shard."""
-    linf, l2 = LINF[dataset], L2[dataset]
-    units = []
-    for defense in defenses:
-        rows = [("document", a, "linf", linf) for a in _document_attacks(defense)]
-        rows += [("adaptive", "apgd-ce", "linf", linf), ("adaptive", "apgd-dlr", "linf", linf),
-                 ("adaptive", "pgd-l2", "l2", l2), ("query", "square", "linf", linf)]  # fmt: skip
-        for threat, attack, norm, eps in rows:
-            for start in range(0, n, shard):
-                units.append(CompareUnit(defense.name, threat, attack, norm, eps, start,
-                                         min(start + shard, n)))  # fmt: skip
-    return units
+__all__ = ["L2", "LAYOUT", "LINF", "CompareUnit", "compare", "planned_units", "unit_path"]
 
 
 def _unit_record(unit: CompareUnit, defense: Any, x: torch.Tensor, y: torch.Tensor,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .compare import LINF, CompareUnit, unit_path
+from .compare_units import LINF, CompareUnit, unit_path
 
 __all__ = ["claimed_number", "write_leaderboard"]
 

@@ -141,7 +141,7 @@ def memory_study(dataset: str, out: str, work: str, *, data_dir: str | None = No
     setup["sparsity"] = _sparsity(model, images)
     paths = render_memory_report(Path(out), rows, setup, json.loads(clean_path.read_text()),
                                  _errors(model, images))  # fmt: skip
-    from ..viz.memory import write_memory_figures
+    from .memory_figures import write_memory_figures
 
     paths.update(write_memory_figures(Path(out), model, images, labels, rows))
     return paths
