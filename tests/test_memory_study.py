@@ -82,6 +82,14 @@ def test_units_run_once_per_threat_and_the_report_reads_them(
     stamp = [p.stat().st_mtime_ns for p in paths]
     run_units(model, rows, x, y, index, tmp_path, source=source, tau=0.05, progress=False)
     assert [p.stat().st_mtime_ns for p in paths] == stamp
+    # a record written with other attack settings is not this unit's: it runs again
+    stale = unit_path(tmp_path, rows[1], "transfer")
+    record = json.loads(stale.read_text())
+    stale.write_text(json.dumps({**record, "params": {"steps": 1}}))
+    run_units(model, rows, x, y, index, tmp_path, source=source, tau=0.05, progress=False)
+    assert json.loads(stale.read_text())["params"] == {"steps": 2}
+    assert [p.stat().st_mtime_ns for p in paths if p != stale] == [
+        t for p, t in zip(paths, stamp, strict=True) if p != stale]  # fmt: skip
     document = json.loads(unit_path(tmp_path, rows[0], "document").read_text())
     assert document["indices"] == index.tolist() and len(document["correct"]) == 12
     # the document's decision uses the memory of A's label on the clean image

@@ -16,8 +16,6 @@ def write_memory_figures(out: Path, model: Any, images: Any, labels: Any,
     """``attention.png``, ``reconstructions.png`` (a test image and its PGD adversarial at
     25/255 on the joint loss of A and B) and ``accuracy_vs_epsilon.png`` (PGD per threat model)
     in ``out``."""
-    import json
-
     import matplotlib.pyplot as plt
     import torch
 
@@ -25,7 +23,7 @@ def write_memory_figures(out: Path, model: Any, images: Any, labels: Any,
     from ..defenses.memory import JointSurface
     from ..viz.curves import save_figure
     from ..viz.memory import plot_attention, plot_memory_accuracy, plot_memory_reconstructions
-    from .memory_units import unit_path
+    from .memory_units import load_unit
 
     surface = JointSurface(model)
     x, y = images[:1], labels[:1]
@@ -44,9 +42,9 @@ def write_memory_figures(out: Path, model: Any, images: Any, labels: Any,
         if row.attack != "pgd":
             continue
         for threat in row.threats:
-            path = unit_path(out, row, threat)
-            if path.is_file():
-                correct = np.asarray(json.loads(path.read_text())["correct"])
+            record = load_unit(out, row, threat)
+            if record is not None:
+                correct = np.asarray(record["correct"])
                 eps, acc = curves.setdefault(threat, ([], []))
                 eps.append(row.epsilon)
                 acc.append(100.0 * float(correct.mean()))

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .memory_attacks import REDUCED, THREATS, MemoryRow
-from .memory_units import unit_path
+from .memory_units import load_unit
 
 __all__ = ["DOCUMENT_NUMBERS", "render_memory_report", "roc_auc"]
 
@@ -68,9 +68,9 @@ def _load(out: Path, rows: Sequence[MemoryRow]) -> dict[tuple[str, str, float], 
     units = {}
     for row in rows:
         for threat in row.threats:
-            path = unit_path(out, row, threat)
-            if path.is_file():
-                units[(row.attack, threat, row.epsilon)] = json.loads(path.read_text())
+            record = load_unit(out, row, threat)
+            if record is not None:
+                units[(row.attack, threat, row.epsilon)] = record
     return units
 
 
@@ -136,7 +136,8 @@ def render_memory_report(out: Path, rows: Sequence[MemoryRow], setup: dict[str, 
              "below τ. CW-L2 is unbounded (its column: the share it could not fool, and the "
              "median L2 of the perturbations that fooled the decision). Detector rows count "
              "every misclassified input, the clean mistakes included. Reduced budgets: "
-             + "; ".join(f"{k}: {v}" for k, v in REDUCED.items()), "",
+             + ("; ".join(f"{k}: {v}" for k, v in REDUCED.items()) or "none (the document's "
+                "attack settings)") + ".", "",
              "| model | clean (full test set) |", "|---|---|"]  # fmt: skip
     for name, entry in clean.items():
         lines.append(f"| {name} | {entry['accuracy']:.2f}"

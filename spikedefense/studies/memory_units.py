@@ -3,7 +3,8 @@
 Each ``(row, threat)`` is one unit, written at once (atomically) to
 ``records/<threat>-<attack>-eps<ε>.json`` with, per evaluation image, whether the decision
 was still correct, the reconstruction error of the input the decision saw, and the L2 size of
-the perturbation; a rerun skips finished units. Every unit runs on the same images.
+the perturbation; a rerun skips finished units (those run with the row's attack settings).
+Every unit runs on the same images.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from torch import nn
 
 from .memory_attacks import MemoryRow
 
-__all__ = ["SURFACES", "pgd_low_error", "run_units", "unit_path"]
+__all__ = ["SURFACES", "load_unit", "pgd_low_error", "run_units", "unit_path"]
 
 _BATCH = 250
 #: What each threat model's attack differentiates (or queries), written into every record.
@@ -37,6 +38,16 @@ SURFACES = {
 
 def unit_path(out: Path, row: MemoryRow, threat: str) -> Path:
     return Path(out) / "records" / f"{threat}-{row.attack}-eps{row.epsilon:.4f}.json"
+
+
+def load_unit(out: Path, row: MemoryRow, threat: str) -> dict[str, Any] | None:
+    """The unit's record, or None where it has not run or ran with other attack settings
+    (a record of another budget is not this unit's: it is run again)."""
+    path = unit_path(out, row, threat)
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    return record if record.get("params") == json.loads(json.dumps(row.params)) else None
 
 
 def pgd_low_error(model: Any, x: torch.Tensor, y: torch.Tensor, *, epsilon: float,
@@ -147,7 +158,7 @@ def run_units(model: Any, rows: Sequence[MemoryRow], images: torch.Tensor, label
     units = [(row, threat) for row in rows for threat in row.threats]
     paths = [unit_path(out, row, threat) for row, threat in units]
     todo = [(model, row, threat, source, images, labels, fixed, indices, tau, seed, command)
-            for (row, threat), path in zip(units, paths, strict=True) if not path.is_file()]
+            for row, threat in units if load_unit(out, row, threat) is None]
     executor = executor or InProcessExecutor()
     bar = tqdm(total=len(units), initial=len(units) - len(todo), desc="Memory Defense units",
                disable=not progress)  # fmt: skip
