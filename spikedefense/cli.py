@@ -330,11 +330,13 @@ def _executor(args: argparse.Namespace) -> Iterator[Any]:
         executor.close()
 
 
-def _add_study_options(parser: argparse.ArgumentParser, dataset: str, report: str) -> None:
-    """The options every study over registered defenses shares (and the executor's)."""
+def _add_study_options(parser: argparse.ArgumentParser, dataset: str, report: str,
+                       datasets: Sequence[str] | None = None) -> None:  # fmt: skip
+    """The options every study over registered defenses shares (and the executor's);
+    ``--dataset`` one of ``datasets`` (default: the IDX datasets)."""
     from .data import DATASETS
 
-    parser.add_argument("--dataset", choices=DATASETS, default=dataset)
+    parser.add_argument("--dataset", choices=datasets or DATASETS, default=dataset)
     parser.add_argument("--data-dir", default=None, help="default: $SPIKEDEFENSE_DATA")
     parser.add_argument("--out", required=True, help=f"folder for records and {report}")
     parser.add_argument("--work", default=None, help="checkpoints (default OUT/.work)")
@@ -407,7 +409,7 @@ def _memory_table(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .data import DATASETS
+    from .data import DATASETS, TENSOR_DATASETS
     from .models import CLASSIFIERS
     from .studies.profiles import PROFILES, SLEEP_PROFILES
 
@@ -452,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     table.set_defaults(run=_dim_table)
     memory = sub.add_parser("memory-table", help="Memory Defense under the document's protocol, "
                             "gray-box and adaptive attacks, its ablation and detector; resumable")
-    _add_study_options(memory, "fashion-mnist", "memory.md")
+    _add_study_options(memory, "fashion-mnist", "memory.md", TENSOR_DATASETS)
     memory.set_defaults(run=_memory_table)
     comp = sub.add_parser("compare", help="every registered defense under one protocol "
                           "(document's attacks, adaptive, queries); a leaderboard; resumable")

@@ -115,7 +115,7 @@ def test_fixed_selection_uses_the_given_labels_and_joint_surface_adds_the_select
     torch.testing.assert_close(joint, expected)
     error = pipeline.reconstruction_error(x)
     assert error.shape == (4,) and bool((error >= 0).all())
-    with pytest.raises(ValueError, match=r"x: expected images \[B, 1, 28, 28\] \(one channel\)"):
+    with pytest.raises(ValueError, match=r"x: expected images \[B, 1, 28, 28\] \(1 channel\(s\)\)"):
         pipeline(torch.rand(2, 3, 28, 28))
 
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from .datasets import load_idx_dataset
+from .datasets import DATASETS, _check_choice, load_idx_dataset, resolve_data_dir
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["load_dataset", "validation_split"]
+__all__ = ["IMAGE_SHAPES", "TENSOR_DATASETS", "load_dataset", "validation_split"]
+
+#: Names :func:`load_dataset` accepts: the IDX datasets and CIFAR-10 (python batches).
+TENSOR_DATASETS: tuple[str, ...] = (*DATASETS, "cifar10")
+#: Image shape ``(C, H, W)`` per dataset.
+IMAGE_SHAPES: dict[str, tuple[int, int, int]] = {
+    **{name: (1, 28, 28) for name in DATASETS}, "cifar10": (3, 32, 32)}
 
 
 def load_dataset(
@@ -19,17 +25,20 @@ def load_dataset(
     """Load a dataset split as ``(images, labels)`` tensors.
 
     Args:
-        name: ``"mnist"``, ``"fashion-mnist"`` or ``"embedded"`` (the packaged real-MNIST
-            subset: 5,000 train / 1,000 test images).
+        name: ``"mnist"``, ``"fashion-mnist"``, ``"embedded"`` (the packaged real-MNIST
+            subset: 5,000 train / 1,000 test images) or ``"cifar10"`` (the standard python
+            batches in the data directory, :mod:`spikedefense.data.cifar`).
         split: ``"train"`` or ``"test"``.
         data_dir: where to look first; then ``$SPIKEDEFENSE_DATA``. Ignored for ``"embedded"``.
 
     Returns:
-        images: ``float32 [N, 1, 28, 28]`` in [0, 1] (pixel / 255).
+        images: ``float32 [N, *IMAGE_SHAPES[name]]`` in [0, 1] (pixel / 255): ``[N, 1, 28, 28]``,
+            CIFAR-10 ``[N, 3, 32, 32]``.
         labels: ``int64 [N]``.
 
     Raises:
-        ValueError: unknown name or split, wrong IDX magic number or shape.
+        ValueError: unknown name or split, wrong IDX magic number or shape, a file that is not
+            a CIFAR-10 batch.
         FileNotFoundError: missing files; the message lists where it looked and how to get them.
 
     Example:
@@ -39,8 +48,15 @@ def load_dataset(
     """
     import torch
 
-    images, labels = load_idx_dataset(name, split, data_dir)
-    x = torch.from_numpy(images).to(torch.float32).div_(255.0).unsqueeze(1).contiguous()
+    _check_choice("dataset name", name, TENSOR_DATASETS)
+    if name == "cifar10":
+        from .cifar import read_cifar10
+
+        images, labels = read_cifar10(resolve_data_dir(data_dir), split)
+    else:
+        images, labels = load_idx_dataset(name, split, data_dir)
+        images = images[:, None]
+    x = torch.from_numpy(images).to(torch.float32).div_(255.0).contiguous()
     y = torch.from_numpy(labels.astype("int64"))
     return x, y
 

@@ -21,7 +21,8 @@ Attack surfaces:
 
 The shrinkage's kept set is held fixed in every gradient (exact almost everywhere).
 
-Shapes: ``x`` ``[B, 1, 28, 28]`` in [0, 1]; ``scores`` ``[B, 10]`` (classifier B's logits).
+Shapes: ``x`` ``[B, *autoencoder.image_shape]`` in [0, 1] (``[B, 1, 28, 28]``, CIFAR-10
+``[B, 3, 32, 32]``); ``scores`` ``[B, 10]`` (classifier B's logits).
 
 Example:
     >>> from spikedefense.models import make_small_cnn
@@ -68,12 +69,6 @@ def _published() -> tuple[PublishedNumber, ...]:
 PUBLISHED = _published()
 
 
-def _check_input(x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1:] != (1, 28, 28):
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x: expected images [B, 1, 28, 28] (one channel), got {shape}")
-
-
 class MemoryDefenseModel(nn.Module):
     """A's selection → memory-masked reconstruction → B's logits (module docstring).
 
@@ -103,7 +98,7 @@ class MemoryDefenseModel(nn.Module):
     def reconstruct(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> Any:
         """The autoencoder's :class:`~spikedefense.models.memory.MemoryOutput` with the memory
         of ``labels`` (None: A's selection on ``x``)."""
-        _check_input(x)
+        self.autoencoder.check_input(x)
         if labels is None:
             mask = self.mask(x)
         else:

@@ -55,10 +55,12 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
-def make_calibration_model(kind: str) -> nn.Module:
-    """A freshly initialised model of ``kind`` (``bicnn`` is ``Binarize`` then the CNN)."""
+def make_calibration_model(kind: str, image_shape: tuple[int, int, int] = (1, 28, 28),
+                           ) -> nn.Module:  # fmt: skip
+    """A freshly initialised model of ``kind`` (``bicnn`` is ``Binarize`` then the CNN) for
+    images of ``image_shape``."""
     _check_kind(kind)
-    cnn = make_small_cnn()
+    cnn = make_small_cnn(image_shape)
     return nn.Sequential(Binarize(), *cnn) if kind == "bicnn" else cnn
 
 
@@ -83,7 +85,8 @@ def train_calibration_model(
 
     Args:
         kind: one of :data:`CALIBRATION_KINDS`.
-        images, labels: ``[N, 1, 28, 28]`` in [0, 1] and int64 ``[N]``, the training part.
+        images, labels: ``[N, C, H, W]`` in [0, 1] (``[N, 1, 28, 28]``; CIFAR-10
+            ``[N, 3, 32, 32]``) and int64 ``[N]``, the training part.
         validation: ``(images, labels)`` held out of the training set: selects the epoch.
         epsilon: the L∞ training budget of ``adv-train`` (required for it, ignored otherwise).
         epochs: overrides the recipe's number of epochs (tiny runs and tests).
@@ -92,7 +95,7 @@ def train_calibration_model(
     recipe: dict[str, Any] = dict(RECIPES[kind])
     if epochs is not None:
         recipe["epochs"] = epochs
-    model = make_calibration_model(kind)
+    model = make_calibration_model(kind, tuple(images.shape[1:]))
     val_x, val_y = validation
     common: dict[str, Any] = {"seed": seed, "checkpoint": checkpoint, "progress": progress,
                               "desc": kind}

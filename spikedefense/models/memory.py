@@ -29,7 +29,14 @@ held fixed: exact almost everywhere); the class mask is whatever tensor the call
 (classifier A's one-hot argmax in :class:`~spikedefense.defenses.memory.MemoryDefenseModel`,
 with a straight-through softmax gradient on its attack surface).
 
-Shapes: images ``[B, 1, 28, 28]`` in [0, 1]; ``z`` ``[B, 1024]``; attention ``[B, slots]``.
+CIFAR-10 (``image_shape=(3, 32, 32)``), Table 4's second model read as printed (F × K × S,
+stride 1, no padding): encoder conv 3→64→128→128→256, kernel 2, BN + LeakyReLU and a sigmoid at
+the bottleneck (32 → 28: ``z`` is 256 × 28 × 28 = 200,704-d, so 500 slots hold 100 M numbers);
+decoder ConvT 256→256→128→128→3, kernel 2 (28 → 32); classifier B as above on 3 channels, its
+first linear layer 400 → 256 (Table 4 prints 256 × 256, the Fashion-MNIST size).
+
+Shapes: images ``[B, *image_shape]`` in [0, 1]; ``z`` ``[B, latent_size(image_shape)]``
+(1024 for ``(1, 28, 28)``); attention ``[B, slots]``.
 
 Example:
     >>> model = MemoryAutoencoder(keep=25)
@@ -50,41 +57,76 @@ from torch import nn
 
 from .._validate import check_int
 
-__all__ = ["MemoryAutoencoder", "MemoryModule", "MemoryOutput", "make_memory_decoder",
-           "make_memory_encoder", "make_target_classifier"]  # fmt: skip
+__all__ = ["IMAGE_SHAPES", "MemoryAutoencoder", "MemoryModule", "MemoryOutput", "latent_size",
+           "make_memory_decoder", "make_memory_encoder", "make_target_classifier"]  # fmt: skip
 
 LATENT = 1024
+#: The image shapes ``(C, H, W)`` of the document's two models (Table 4).
+IMAGE_SHAPES = ((1, 28, 28), (3, 32, 32))
 _SLOPE = 0.25
 
 
-def make_memory_encoder() -> nn.Sequential:
-    """The Fashion-MNIST encoder of Table 4 / the public code (module docstring)."""
+def _check_image_shape(image_shape: object) -> tuple[int, int, int]:
+    shape = tuple(image_shape) if isinstance(image_shape, tuple | list) else image_shape
+    if shape not in IMAGE_SHAPES:
+        raise ValueError(f"image_shape: expected one of {', '.join(map(str, IMAGE_SHAPES))} "
+                         "(Table 4's Fashion-MNIST and CIFAR-10 models), got "
+                         f"{image_shape!r}")  # fmt: skip
+    return shape  # type: ignore[return-value]
+
+
+def latent_size(image_shape: tuple[int, int, int] = (1, 28, 28)) -> int:
+    """The size of ``z`` for images of ``image_shape``: 1024, or 256 × 28 × 28 for CIFAR-10."""
+    return 1024 if _check_image_shape(image_shape) == (1, 28, 28) else 256 * 28 * 28
+
+
+def _block(layer: nn.Module, channels: int, last: nn.Module | None = None) -> list[nn.Module]:
+    return [layer, nn.BatchNorm2d(channels), last or nn.LeakyReLU(_SLOPE)]
+
+
+def make_memory_encoder(image_shape: tuple[int, int, int] = (1, 28, 28)) -> nn.Sequential:
+    """The encoder of Table 4 for ``image_shape`` (module docstring): ``[B, *image_shape] ->
+    [B, latent_size(image_shape)]``."""
+    if _check_image_shape(image_shape) == (1, 28, 28):
+        return nn.Sequential(
+            *_block(nn.Conv2d(1, 16, 1, stride=2, padding=1), 16),
+            *_block(nn.Conv2d(16, 32, 3, stride=2, padding=1), 32),
+            *_block(nn.Conv2d(32, 64, 3, stride=2, padding=1), 64, nn.Sigmoid()),
+            nn.Flatten(),
+        )  # fmt: skip
     return nn.Sequential(
-        nn.Conv2d(1, 16, 1, stride=2, padding=1), nn.BatchNorm2d(16), nn.LeakyReLU(_SLOPE),
-        nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.BatchNorm2d(32), nn.LeakyReLU(_SLOPE),
-        nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.BatchNorm2d(64), nn.Sigmoid(),
+        *_block(nn.Conv2d(3, 64, 2), 64), *_block(nn.Conv2d(64, 128, 2), 128),
+        *_block(nn.Conv2d(128, 128, 2), 128), *_block(nn.Conv2d(128, 256, 2), 256, nn.Sigmoid()),
         nn.Flatten(),
     )  # fmt: skip
 
 
-def make_memory_decoder() -> nn.Sequential:
-    """The decoder (module docstring): ``[B, 1024] -> [B, 1, 28, 28]``."""
+def make_memory_decoder(image_shape: tuple[int, int, int] = (1, 28, 28)) -> nn.Sequential:
+    """The decoder (module docstring): ``[B, latent_size(image_shape)] -> [B, *image_shape]``."""
+    if _check_image_shape(image_shape) == (1, 28, 28):
+        return nn.Sequential(
+            nn.Unflatten(1, (64, 4, 4)),
+            *_block(nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1), 32),
+            *_block(nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1), 16),
+            nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1),
+        )  # fmt: skip
     return nn.Sequential(
-        nn.Unflatten(1, (64, 4, 4)),
-        nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1), nn.BatchNorm2d(32),
-        nn.LeakyReLU(_SLOPE),
-        nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1),
-        nn.BatchNorm2d(16), nn.LeakyReLU(_SLOPE),
-        nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1),
+        nn.Unflatten(1, (256, 28, 28)),
+        *_block(nn.ConvTranspose2d(256, 256, 2), 256),
+        *_block(nn.ConvTranspose2d(256, 128, 2), 128),
+        *_block(nn.ConvTranspose2d(128, 128, 2), 128), nn.ConvTranspose2d(128, 3, 2),
     )  # fmt: skip
 
 
-def make_target_classifier(classes: int = 10) -> nn.Sequential:
-    """Classifier B of Table 4 (module docstring)."""
+def make_target_classifier(classes: int = 10, image_shape: tuple[int, int, int] = (1, 28, 28),
+                           ) -> nn.Sequential:  # fmt: skip
+    """Classifier B of Table 4 for ``image_shape`` (module docstring)."""
+    channels, height, _ = _check_image_shape(image_shape)
+    side = ((height - 4) // 2 - 4) // 2  # two 5 × 5 convolutions, each pooled by 2
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.MaxPool2d(2), nn.ReLU(),
+        nn.Conv2d(channels, 6, 5), nn.MaxPool2d(2), nn.ReLU(),
         nn.Conv2d(6, 16, 5), nn.MaxPool2d(2), nn.ReLU(), nn.Flatten(),
-        nn.Linear(256, 256), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(16 * side * side, 256), nn.ReLU(), nn.Dropout(0.5),
         nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, classes),
     )  # fmt: skip
 
@@ -182,17 +224,32 @@ class MemoryAutoencoder(nn.Module):
     Args:
         slots, classes, keep, threshold: as :class:`MemoryModule`.
         memory: False for the ablation "autoencoder without memory" (``ẑ = z``).
+        image_shape: ``(1, 28, 28)`` (Fashion-MNIST / MNIST) or ``(3, 32, 32)`` (CIFAR-10).
     """
 
     def __init__(self, slots: int = 500, classes: int = 10, keep: int = 500,
-                 threshold: float | None = None, memory: bool = True) -> None:  # fmt: skip
+                 threshold: float | None = None, memory: bool = True,
+                 image_shape: tuple[int, int, int] = (1, 28, 28)) -> None:  # fmt: skip
         super().__init__()
-        self.encoder, self.decoder = make_memory_encoder(), make_memory_decoder()
-        self.memory = MemoryModule(slots, classes, keep, threshold) if memory else None
-        self.classifier = make_target_classifier(classes)
+        self.image_shape = _check_image_shape(image_shape)
+        self.encoder = make_memory_encoder(self.image_shape)
+        self.decoder = make_memory_decoder(self.image_shape)
+        self.memory = (MemoryModule(slots, classes, keep, threshold, latent_size(self.image_shape))
+                       if memory else None)  # fmt: skip
+        self.classifier = make_target_classifier(classes, self.image_shape)
         self.classes = classes
 
+    def check_input(self, x: object, name: str = "x") -> None:
+        """A ValueError naming ``name`` unless ``x`` is a batch of images of this model's
+        shape."""
+        want = self.image_shape
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != want:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"{name}: expected images [B, {', '.join(map(str, want))}] "
+                             f"({want[0]} channel(s)), got {shape}")  # fmt: skip
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> MemoryOutput:
+        self.check_input(x)
         z = self.encoder(x)
         if self.memory is None:
             recon, empty = self.decoder(z), z.new_zeros(len(z), 0)
@@ -205,5 +262,5 @@ class MemoryAutoencoder(nn.Module):
                             w, w_other, z)  # fmt: skip
 
     def classify(self, recon: torch.Tensor) -> torch.Tensor:
-        """Classifier B's logits on reconstructions ``[B, 1, 28, 28]``."""
+        """Classifier B's logits on reconstructions ``[B, *image_shape]``."""
         return self.classifier(recon)

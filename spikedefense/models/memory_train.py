@@ -124,15 +124,22 @@ def train_memory_autoencoder(images: torch.Tensor, labels: torch.Tensor,
         checkpoint: stem of per-epoch checkpoints (resume).
     """
     from .._validate import check_images, check_labels
+    from .memory import IMAGE_SHAPES
 
     settings = settings or MemorySettings()
-    check_images(images, "images", shape=(1, 28, 28))
+    check_images(images, "images")
+    shape = tuple(images.shape[1:])
+    if shape not in IMAGE_SHAPES:
+        raise ValueError("images: expected [N, C, H, W] with (C, H, W) one of "
+                         f"{', '.join(map(str, IMAGE_SHAPES))}, got "
+                         f"{tuple(images.shape)}")  # fmt: skip
     check_labels(labels, len(images))
     if int(labels.max()) >= classes:
         raise ValueError(f"labels: expected values below classes ({classes}), got "
                          f"{int(labels.max())}")  # fmt: skip
     torch.manual_seed(seed)
-    model = MemoryAutoencoder(settings.slots, classes, settings.keep, memory=settings.memory)
+    model = MemoryAutoencoder(settings.slots, classes, settings.keep, memory=settings.memory,
+                              image_shape=shape)  # fmt: skip
 
     def loss_fn(net: nn.Module, batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor, dict]:
         assert isinstance(net, MemoryAutoencoder)
@@ -141,7 +148,7 @@ def train_memory_autoencoder(images: torch.Tensor, labels: torch.Tensor,
     validate = None
     if validation is not None:
         vx, vy = validation
-        check_images(vx, "validation images", shape=(1, 28, 28))
+        check_images(vx, "validation images", shape=shape)
 
         def validate(net: nn.Module) -> dict[str, float]:
             assert isinstance(net, MemoryAutoencoder)
@@ -166,7 +173,7 @@ def train_selector(images: torch.Tensor, labels: torch.Tensor,
     from .small_cnn import make_small_cnn
 
     torch.manual_seed(seed)
-    model = make_small_cnn()
+    model = make_small_cnn(tuple(images.shape[1:]))
     history = train_adversarial(model, images, labels, epsilon=epsilon, validation=validation,
                                 method="pgd", steps=10, epochs=epochs, batch_size=100, lr=2e-3,
                                 benign=True, seed=seed, checkpoint=checkpoint,

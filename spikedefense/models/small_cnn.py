@@ -30,13 +30,23 @@ from torch import nn
 __all__ = ["Binarize", "make_small_cnn"]
 
 
-def make_small_cnn() -> nn.Sequential:
-    """A freshly initialised calibration CNN (module docstring)."""
+def make_small_cnn(image_shape: tuple[int, int, int] = (1, 28, 28)) -> nn.Sequential:
+    """A freshly initialised calibration CNN (module docstring) for images of ``image_shape``
+    ``(C, H, W)``, H and W multiples of 4 (CIFAR-10: ``(3, 32, 32)``, flatten 4096)."""
+    from .._validate import check_int
+
+    if not isinstance(image_shape, tuple | list) or len(image_shape) != 3:
+        raise ValueError(f"image_shape: expected (channels, height, width), got {image_shape!r}")
+    channels = check_int("image_shape[0]", image_shape[0], 1)
+    height, width = (check_int(f"image_shape[{i}]", image_shape[i], 4) for i in (1, 2))
+    if height % 4 or width % 4:
+        raise ValueError(f"image_shape: expected height and width multiples of 4 (two stride-2 "
+                         f"convolutions), got {tuple(image_shape)}")  # fmt: skip
     return nn.Sequential(
-        nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(channels, 32, 4, stride=2, padding=1), nn.ReLU(),
         nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.ReLU(),
         nn.Flatten(),
-        nn.Linear(64 * 7 * 7, 256), nn.ReLU(),
+        nn.Linear(64 * (height // 4) * (width // 4), 256), nn.ReLU(),
         nn.Linear(256, 10),
     )  # fmt: skip
 

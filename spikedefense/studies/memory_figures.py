@@ -11,6 +11,11 @@ import numpy as np
 __all__ = ["write_memory_figures"]
 
 
+def _shown(images: Any) -> Any:
+    """``[B, C, H, W]`` as drawn: ``[B, H, W]`` gray, or ``[B, H, W, C]`` colour."""
+    return images[:, 0] if images.shape[1] == 1 else images.permute(0, 2, 3, 1)
+
+
 def write_memory_figures(out: Path, model: Any, images: Any, labels: Any,
                          rows: Sequence[Any]) -> dict[str, Path]:  # fmt: skip
     """``attention.png``, ``reconstructions.png`` (a test image and its PGD adversarial at
@@ -33,10 +38,10 @@ def write_memory_figures(out: Path, model: Any, images: Any, labels: Any,
     with torch.no_grad():
         out_sel = model.reconstruct(both)
         chosen = model.selector(both).argmax(1).tolist()
-        recon = torch.stack([model.reconstruct(both, torch.full((2,), c)).target[:, 0]
+        recon = torch.stack([_shown(model.reconstruct(both, torch.full((2,), c)).target)
                              for c in range(classes)], dim=1)  # fmt: skip
     figures = [("attention", plot_attention(out_sel.attention, out_sel.weights, classes)),
-               ("reconstructions", plot_memory_reconstructions(both[:, 0], recon, chosen))]
+               ("reconstructions", plot_memory_reconstructions(_shown(both), recon, chosen))]
     curves: dict[str, tuple[list[float], list[float]]] = {}
     for row in rows:
         if row.attack != "pgd":

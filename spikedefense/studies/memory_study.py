@@ -21,7 +21,7 @@ import torch
 __all__ = ["HEADLINE_EPSILON", "memory_study"]
 
 #: The project's headline L∞ budget per dataset.
-HEADLINE_EPSILON = {"mnist": 0.3, "fashion-mnist": 0.1, "embedded": 0.3}
+HEADLINE_EPSILON = {"mnist": 0.3, "fashion-mnist": 0.1, "embedded": 0.3, "cifar10": 8 / 255}
 
 
 def _ablation(context: Any, defense: Any) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def _ablation(context: Any, defense: Any) -> dict[str, Any]:
     (x, y), (vx, vy) = context.train, context.validation
     epochs = context.epochs
     torch.manual_seed(context.seed)
-    alone = make_target_classifier()
+    alone = make_target_classifier(image_shape=tuple(x.shape[1:]))
     train_classifier(alone, x, y, epochs=epochs or 10, batch_size=128, lr=1e-3, seed=context.seed,
                      checkpoint=str(folder / "ablation-classifier-b"), progress=context.progress,
                      select="val_accuracy", sidecar={"kind": "memory-ablation-b"},

@@ -57,8 +57,9 @@ def plot_attention(before: Any, after: Any, classes: int,
 
 def plot_memory_reconstructions(inputs: Any, reconstructions: Any, selected: Sequence[int],
                                 row_labels: Sequence[str] = ("clean", "adversarial")) -> Any:
-    """``inputs`` ``[R, 28, 28]``, ``reconstructions`` ``[R, C, 28, 28]`` (through class c's
-    memory), ``selected[r]``: the class classifier A chose for row r."""
+    """``inputs`` ``[R, H, W]`` (gray) or ``[R, H, W, 3]`` (RGB), ``reconstructions``
+    ``[R, C, H, W(, 3)]`` (through class c's memory), ``selected[r]``: the class classifier A
+    chose for row r."""
     import matplotlib.pyplot as plt
 
     inputs, recon = as_numpy("inputs", inputs), as_numpy("reconstructions", reconstructions)
