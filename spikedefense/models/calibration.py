@@ -44,7 +44,8 @@ __all__ = [
 CALIBRATION_KINDS = ("cnn", "bicnn", "adv-train")
 
 #: dataset -> the L∞ budget ``adv-train`` trains at (the evaluation budget of the baselines)
-TRAINING_EPSILON: dict[str, float] = {"mnist": 0.3, "fashion-mnist": 0.1, "embedded": 0.3}
+TRAINING_EPSILON: dict[str, float] = {"mnist": 0.3, "fashion-mnist": 0.1, "embedded": 0.3,
+                                     "cifar10": 8 / 255}
 
 #: kind -> training settings (``adv-train`` also takes the dataset's ``epsilon``)
 RECIPES: dict[str, dict[str, Any]] = {

@@ -106,7 +106,7 @@ def _median_l2(unit: dict[str, Any]) -> str:
 
 
 def _eps(e: float) -> str:
-    for k in (9, 25):
+    for k in (8, 9, 25):
         if abs(e - k / 255) < 1e-9:
             return f"{k}/255"
     return f"{e:g}"
