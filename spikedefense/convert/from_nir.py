@@ -71,8 +71,7 @@ def check_dt(dt: Any) -> float:
 def _chain(graph: Any, nir: Any) -> list[str]:
     """The node names from the Input to the Output, checked to be one feed-forward chain."""
     nodes, edges = graph.nodes, list(graph.edges)
-    outgoing: dict[str, str] = {}
-    incoming: dict[str, str] = {}
+    after: dict[str, list[str]] = {name: [] for name in nodes}
     for src, dst in edges:
         for name in (src, dst):
             if name not in nodes:
@@ -80,20 +79,30 @@ def _chain(graph: Any, nir: Any) -> list[str]:
         if src == dst:
             raise ValueError(f"node {src!r}: a recurrent edge to itself; only feed-forward "
                              "graphs are supported")  # fmt: skip
+        after[src].append(dst)
+    done: set[str] = set()
+    for start in nodes:  # depth-first: an edge back into the current path closes a cycle
+        path, stack = [start], [iter(after[start])]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                done.add(path.pop())
+                stack.pop()
+            elif nxt in path:
+                raise ValueError(f"node {nxt!r}: the graph has a cycle (recurrent edge "
+                                 f"{path[-1]!r} -> {nxt!r}); only feed-forward graphs are "
+                                 "supported")  # fmt: skip
+            elif nxt not in done:
+                path.append(nxt)
+                stack.append(iter(after[nxt]))
+    outgoing: dict[str, str] = {}
+    incoming: dict[str, str] = {}
+    for src, dst in edges:
         if src in outgoing or dst in incoming:
             branch = src if src in outgoing else dst
             raise ValueError(f"node {branch!r}: more than one edge leaves or enters it; only a "
-                             "feed-forward chain (no branches, no recurrence) is supported")
+                             "feed-forward chain (no branches) is supported")  # fmt: skip
         outgoing[src], incoming[dst] = dst, src
-    for start in nodes:  # with one edge out of each node, a cycle is found by walking
-        seen, name = {start}, start
-        while name in outgoing:
-            name = outgoing[name]
-            if name in seen:
-                raise ValueError(f"node {name!r}: the graph has a cycle (recurrent edge "
-                                 f"{incoming[name]!r} -> {name!r}); only feed-forward graphs "
-                                 "are supported")  # fmt: skip
-            seen.add(name)
     inputs = [n for n, node in nodes.items() if isinstance(node, nir.Input)]
     if len(inputs) != 1:
         raise ValueError(f"graph: expected exactly one Input node, got {inputs}")

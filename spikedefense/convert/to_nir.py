@@ -63,7 +63,8 @@ NOT_EXPORTED = (
 def to_nir(svae: Any, thresholds: Mapping[str, float] | None = None) -> Any:
     """The encoder of an SVAE (S1-S4 spiking convolutions and the μ readout) as a NIR graph;
     a :class:`~spikedefense.snn.chain.SpikingNetwork` is exported whole
-    (:func:`.nir_network.network_to_nir`).
+    (:func:`.nir_network.network_to_nir`), and so is an imported
+    :class:`~spikedefense.snn.imported.ImportedNetwork` (:func:`.nir_imported.imported_to_nir`).
 
     Args:
         svae: a :class:`~spikedefense.convert.SVAE` (from
@@ -80,10 +81,16 @@ def to_nir(svae: Any, thresholds: Mapping[str, float] | None = None) -> Any:
         TypeError: ``svae`` is not an SVAE. ImportError: the ``nir`` package is not installed.
     """
     from ..snn.chain import SpikingNetwork
+    from ..snn.imported import ImportedNetwork
     from ..snn.network import SpikingVAE
+    from .nir_imported import imported_to_nir
 
     if isinstance(svae, SpikingNetwork):
         return network_to_nir(svae, thresholds)
+    if isinstance(svae, ImportedNetwork):
+        if thresholds:
+            raise ValueError("thresholds: an ImportedNetwork keeps its own thresholds")
+        return imported_to_nir(svae)
     check_svae(svae, "or a SpikingNetwork")
     nir = require("nir", "to_nir")
     core = SpikingVAE(svae, thresholds)  # validates thresholds; the float32 weights our core runs
