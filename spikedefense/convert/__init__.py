@@ -6,7 +6,9 @@ and NIR.
 - :func:`vae_to_svae` / :func:`svae_to_vae`: the ConvVAE as an :class:`SVAE` (the same method,
   with the VAE's heads and latent code), and back;
 - :func:`from_nir`, :func:`from_snntorch`, :func:`from_norse`: a feed-forward spiking model of
-  those libraries as an :class:`ImportedNetwork` on the core (:func:`to_nir` writes it back).
+  those libraries as an :class:`ImportedNetwork` on the core (:func:`to_nir` writes it back);
+  given ``svae=``, a spiking VAE that :func:`to_snntorch` / :func:`to_norse` wrote comes back
+  as an :class:`SVAE` (:mod:`.svae_import`).
 
 The exporters and importers import snnTorch, Norse and NIR only when called (``pip install
 'spikedefense[export]'`` installs all three).

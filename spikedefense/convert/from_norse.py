@@ -35,8 +35,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..snn.imported import ImportedNetwork, Neuron
-from ._export_torch import require
+from ..snn.svae import SVAE
+from ._export_torch import ExportedSVAE, require
 from ._from_torch import scalar, sequential_network
+from .svae_import import svae_from_export
 
 __all__ = ["from_norse"]
 
@@ -86,7 +88,7 @@ def _box(path: str, m: Any) -> Neuron | None:
     return Neuron("lif", 1.0 - a, threshold, resets[p.reset_method], True, a)
 
 
-def from_norse(module: Any, input_shape: Any = None) -> ImportedNetwork:
+def from_norse(module: Any, input_shape: Any = None, *, svae: Any = None) -> ImportedNetwork | SVAE:
     """A feed-forward Norse model (an ``nn.Sequential`` or ``SequentialState`` of ``torch.nn``
     synapses and ``LIFBoxCell`` s) as an :class:`ImportedNetwork` on the core.
 
@@ -94,6 +96,9 @@ def from_norse(module: Any, input_shape: Any = None) -> ImportedNetwork:
         module: the model; its weights are copied (float32), it is not modified.
         input_shape: one sample's shape without batch; may be left out when the first module
             is an ``nn.Linear``.
+        svae: for a spiking VAE that :func:`.to_norse` wrote, the SVAE it was exported from:
+            the result is then an SVAE with the model's weights
+            (:func:`.svae_import.svae_from_export`).
 
     Returns:
         an :class:`ImportedNetwork`, one layer per cell (named by its path), whose ``dt`` is
@@ -105,10 +110,15 @@ def from_norse(module: Any, input_shape: Any = None) -> ImportedNetwork:
         (named by its path), cells with different ``dt``. ImportError: Norse is missing.
     """
     require("norse.torch", "from_norse")
+    import torch
     from norse.torch import LIFBoxCell
 
-    dts = {path: _cell_dt(path, m) for path, m in module.named_modules()
-           if type(m) is LIFBoxCell}  # fmt: skip
+    if isinstance(module, ExportedSVAE) or svae is not None:
+        if svae is None:
+            raise ValueError("svae: an exported spiking VAE needs the SVAE it was exported from")
+        return svae_from_export(module, svae, "norse")
+    modules = module.named_modules() if isinstance(module, torch.nn.Module) else []
+    dts = {path: _cell_dt(path, m) for path, m in modules if type(m) is LIFBoxCell}
     if len(set(dts.values())) > 1:
         raise ValueError(f"module: the cells' dt differ ({dts}); the core steps one dt")
     dt = next(iter(dts.values()), 1.0)

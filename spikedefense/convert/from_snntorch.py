@@ -35,9 +35,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..snn.imported import ImportedNetwork, Neuron
-from ._export_torch import require
+from ..snn.svae import SVAE
+from ._export_torch import ExportedSVAE, require
 from ._from_torch import scalar, sequential_network
 from .from_nir import check_dt
+from .svae_import import svae_from_export
 
 __all__ = ["from_snntorch"]
 
@@ -69,7 +71,8 @@ def _leaky(path: str, m: Any) -> Neuron | None:
     return Neuron("lif", beta, threshold, _RESETS[mechanism], strict)
 
 
-def from_snntorch(module: Any, input_shape: Any = None, *, dt: float = 1.0) -> ImportedNetwork:
+def from_snntorch(module: Any, input_shape: Any = None, *, dt: float = 1.0,
+                  svae: Any = None) -> ImportedNetwork | SVAE:
     """A feed-forward snnTorch model (an ``nn.Sequential`` of ``torch.nn`` synapses and
     ``snntorch.Leaky`` neurons) as an :class:`ImportedNetwork` on the core.
 
@@ -78,6 +81,9 @@ def from_snntorch(module: Any, input_shape: Any = None, *, dt: float = 1.0) -> I
         input_shape: one sample's shape without batch, e.g. ``(1, 28, 28)``; may be left out
             when the first module is an ``nn.Linear``.
         dt: the time one step stands for (> 0); kept on the network for :func:`.to_nir`.
+        svae: for a spiking VAE that :func:`.to_snntorch` wrote, the SVAE it was exported
+            from: the result is then an SVAE with the model's weights
+            (:func:`.svae_import.svae_from_export`).
 
     Returns:
         an :class:`ImportedNetwork`, one layer per ``Leaky`` (named by its path); its
@@ -91,4 +97,8 @@ def from_snntorch(module: Any, input_shape: Any = None, *, dt: float = 1.0) -> I
     """
     dt = check_dt(dt)
     require("snntorch", "from_snntorch")
+    if isinstance(module, ExportedSVAE) or svae is not None:
+        if svae is None:
+            raise ValueError("svae: an exported spiking VAE needs the SVAE it was exported from")
+        return svae_from_export(module, svae, "snntorch")
     return sequential_network(module, input_shape, dt, "snntorch", _leaky, "snntorch.Leaky")
