@@ -229,3 +229,21 @@ def test_norse_refusals() -> None:
     with pytest.raises(ValueError, match="the cells' dt differ"):
         from_norse(nn.Sequential(nn.Linear(4, 3), norse.LIFBoxCell(dt=1e-3),
                                  nn.Linear(3, 2), norse.LIFBoxCell(dt=2e-3)))
+
+
+@pytest.mark.slow
+def test_import_example_runs(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "import_snntorch.py"
+    out = tmp_path / "raster.png"
+    proc = subprocess.run([sys.executable, str(script), "--steps", "20", "--hidden", "50",
+                           "--out", str(out)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("layer")]
+    assert len(lines) == 2 and all(" 0 of " in line for line in lines), proc.stdout
