@@ -230,6 +230,13 @@ def _square() -> Any:
     (lambda: _chain(_square(), nir.IF(r=np.ones(2), v_threshold=np.ones(2),
                                       v_reset=np.full(2, 0.5))), r"node 'n1': v_reset != 0"),
     (lambda: _chain(_square(), _lif((2,), tau=DT / 2)), r"node 'n1': tau = .* 0 < dt <= tau"),
+    (lambda: nir.NIRGraph(nodes={
+        "in": nir.Input(input_type={"input": np.array([1, 6, 6])}),
+        "c": nir.Conv2d(input_shape=(5, 5), weight=np.ones((1, 1, 3, 3)), stride=1, padding=0,
+                        dilation=1, groups=1, bias=np.zeros(1)),
+        "out": nir.Output(output_type={"output": np.array([1, 3, 3])})},
+        edges=[("in", "c"), ("c", "out")], type_check=False),
+     r"node 'c' \(Conv2d\): input_shape \[5, 5\] but the signal reaching it has shape"),
     (lambda: _chain(_square(), edges=[("in", "n0"), ("n0", "out"), ("x", "out")]),
      r"no node named 'x'"),
 ])  # fmt: skip
@@ -242,6 +249,17 @@ def test_bad_graphs_are_refused_by_name(graph: Any, match: str) -> None:
 def test_non_positive_dt(dt: Any) -> None:
     with pytest.raises(ValueError, match="dt: expected a finite number > 0"):
         from_nir(_chain(_square(), _lif((2,))), dt=dt)
+
+
+def test_to_nir_refuses_what_nir_cannot_hold() -> None:
+    from spikedefense.snn.imported import ImportedLayer, ImportedNetwork, Neuron, SynapseOp
+
+    pool = SynapseOp("maxpool", "pool", stride=2, kernel=2)
+    layer = ImportedLayer("lif", (pool,), Neuron("lif"), (1, 4, 4), (1, 2, 2))
+    with pytest.raises(ValueError, match=r"op 'pool' \(maxpool\): NIR 1.0 has no max-pool"):
+        to_nir(ImportedNetwork((layer,), (1, 4, 4), 1.0, "test"))
+    with pytest.raises(ValueError, match="thresholds: an ImportedNetwork keeps"):
+        to_nir(from_nir(_chain(_square(), _lif((2,))), dt=DT), {"n1": 2.0})
 
 
 def test_not_a_graph_and_bad_run_input() -> None:

@@ -90,8 +90,9 @@ class Neuron(NamedTuple):
     beta: decay per step, in [0, 1] (1 - dt / tau for a NIR or Norse neuron).
     threshold: firing threshold, > 0 (unused by "li").
     reset: one of :data:`IMPORTED_RESETS`; strict: fire on ``v > threshold``.
-    gain: factor of the input current (a float or a float32 array of the layer's shape; 1 is
-        exact: no multiplication); drive: current added every step (0: none).
+    gain: factor of the input current (a float, or an array of the layer's shape, used in
+        float32; the float 1.0 skips the multiplication, so it is exact); drive: current added
+        every step (the float 0.0: none).
     """
 
     kind: str
