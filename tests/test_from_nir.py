@@ -187,6 +187,13 @@ def test_cuda_backend_gives_the_cpu_output(cuda_backend: str) -> None:
     np.testing.assert_array_equal(gpu.output, cpu.output)
     want, _ = reference(graph, x, DT)
     assert all(np.array_equal(gpu.records[k].to_dense(), v) for k, v in want.items())
+    conv = from_nir(_conv_graph(), dt=DT)  # conv, sum pool, IF / LIF / LI on a tiny input
+    x = _input((1, 1, 8, 8))[:4]
+    cpu, gpu = conv.run(x, backend="cpu"), conv.run(x, backend=cuda_backend)
+    assert cpu.records["if"].count > 0
+    np.testing.assert_array_equal(gpu.output, cpu.output)
+    assert all(np.array_equal(gpu.records[k].to_dense(), cpu.records[k].to_dense())
+               for k in cpu.records)  # fmt: skip
 
 
 # --- bad input ---------------------------------------------------------------------------------
