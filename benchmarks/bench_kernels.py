@@ -402,7 +402,7 @@ WORKLOADS = {"lif": workload_lif, "dense": workload_dense, "sleep": workload_sle
              "layouts": workload_layouts}
 
 
-def run_backend(backend: str, quick: bool) -> dict[str, Any]:
+def run_backend(backend: str, quick: bool, only: list[str] | None = None) -> dict[str, Any]:
     env = Env(backend)
     preset = SIZES[("quick_cuda" if env.cuda else "quick") if quick else "full"]
     run: dict[str, Any] = {"peer_device": env.peer_device, "workloads": {}}
@@ -412,10 +412,12 @@ def run_backend(backend: str, quick: bool) -> dict[str, Any]:
         run["device"] = bench_cuda.device_info()
         run["device"]["copy"] = bench_cuda.copy_bandwidth(2**20 if quick else 2**28)
     for name, fn in WORKLOADS.items():
+        if only and name not in only:
+            continue
         print(f"[{backend}] {name} ...", file=sys.stderr, flush=True)
         run["workloads"][name] = fn(env, preset[name])
     run["numba_cpu_kernels"] = numba_cache_stats()
-    if env.cuda:
+    if env.cuda and "lif" in run["workloads"]:
         extra = run["workloads"]["lif"]["cases"][0]["extra"]
         peak = run["device"]["peak_bandwidth_GBps"]
         copy = run["device"]["copy"]["copy_bandwidth_GBps"]
@@ -432,7 +434,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("cpu", "cuda", "all"), default="cpu")
     parser.add_argument("--out", default=DEFAULT_OUT,
                         help="output folder (default: %(default)s)")
+    parser.add_argument("--only", default=None, metavar="NAME[,NAME...]",
+                        help=f"run only these workloads (of {', '.join(WORKLOADS)})")
     args = parser.parse_args(argv)
+    only = None if args.only is None else [w.strip() for w in args.only.split(",")]
+    unknown = sorted(set(only or ()) - set(WORKLOADS))
+    if unknown:
+        parser.error(f"--only: unknown workloads {unknown}; expected some of {list(WORKLOADS)}")
     available = K.available_backends()
     if args.backend == "cuda" and "cuda" not in available:
         from spikedefense.kernels.dispatch import cuda_unavailable_reason
@@ -446,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         if backend not in available:
             report["skipped"][backend] = "not available on this machine"
             continue
-        report["runs"][backend] = run_backend(backend, args.quick)
+        report["runs"][backend] = run_backend(backend, args.quick, only)
     record_end_state(report)
     text = markdown(report)
     write_report(report, text, args.out, "bench_kernels")

@@ -177,3 +177,18 @@ def test_hebbian_results_agree(hebbian_report: dict) -> None:
         assert checks["rates_max_abs_diff"] < 1e-3
         assert checks["weights_max_rel_diff"] < 1e-6
     assert all(case["checks"]["indices_equal_torch_topk"] for case in workloads["topk"]["cases"])
+
+
+@pytest.mark.slow
+def test_only_runs_the_named_workloads(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env.pop("NUMBA_ENABLE_CUDASIM", None)
+    base = [sys.executable, str(SCRIPT), "--quick", "--backend", "cpu", "--out", str(tmp_path)]
+    proc = subprocess.run([*base, "--only", "layouts"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    report = json.loads((tmp_path / "bench_kernels.json").read_text(encoding="utf-8"))
+    assert set(report["runs"]["cpu"]["workloads"]) == {"layouts"}
+    bad = subprocess.run([*base, "--only", "layouts,nope"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    assert bad.returncode == 2 and "--only: unknown workloads ['nope']" in bad.stderr

@@ -129,7 +129,8 @@ def test_ties_fire_as_nir_says() -> None:
 
 
 def test_our_exported_network_comes_back_to_our_spikes() -> None:
-    """to_nir(SpikingNetwork) -> from_nir(dt=1): the IF nodes' metadata keep our semantics."""
+    """to_nir(SpikingNetwork) -> from_nir (dt = 1 by default): the IF nodes' metadata keep our
+    semantics."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3, padding=1), torch.nn.ReLU(),
                                 torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 12),
@@ -137,7 +138,7 @@ def test_our_exported_network_comes_back_to_our_spikes() -> None:
     images = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(2))
     net = to_spiking(model, images)
     ours = net.run(images, steps=STEPS, seed=3)
-    back = from_nir(to_nir(net), dt=1.0)
+    back = from_nir(to_nir(net))
     assert all(layer.neuron.reset == "subtract" and not layer.neuron.strict
                for layer in back.layers if layer.neuron is not None)  # fmt: skip
     got = back.run_images(images, STEPS, seed=3)

@@ -260,13 +260,14 @@ _SYNAPSES = ("Affine", "Linear", "Conv2d", "Flatten", "SumPool2d", "AvgPool2d")
 _NEURONS = ("IF", "LIF", "LI")
 
 
-def from_nir(graph: Any, *, dt: float) -> ImportedNetwork:
+def from_nir(graph: Any, *, dt: float = 1.0) -> ImportedNetwork:
     """The feed-forward NIR ``graph`` as an :class:`ImportedNetwork` on the core.
 
     Args:
         graph: a ``nir.NIRGraph`` (e.g. ``nir.read(path)``) that is one chain
             ``Input -> ... -> Output`` of the nodes of the module docstring.
-        dt: the time one core step stands for, in the graph's time unit (> 0, <= every tau).
+        dt: the time one core step stands for, in the graph's time unit (> 0, <= every tau);
+            default 1: one time unit per step, as :func:`.to_nir` writes our networks.
 
     Returns:
         an :class:`ImportedNetwork` with one layer per neuron node (named after it; the
