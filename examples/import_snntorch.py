@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
 
 import numpy as np
@@ -60,15 +59,12 @@ def save_plot(records: list[SpikeRecord], path: str, title: str) -> None:
     import matplotlib.pyplot as plt
 
     from spikedefense.viz import raster_plot
+    from spikedefense.viz.curves import save_figure
 
     fig, ax = plt.subplots(figsize=(10, 6), constrained_layout=True)
     raster_plot(records, ax=ax, title=title)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=os.path.dirname(os.path.abspath(path)))
-    os.close(fd)
-    fig.savefig(tmp, dpi=120)
+    save_figure(fig, path, dpi=120)  # atomically
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def main() -> None:

@@ -5,24 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from random_models import random_vae
 from torch import nn
 
 from spikedefense.convert import ENCODER_NAMES, MIRRORS, SVAE, svae_to_vae, vae_to_svae
 from spikedefense.models import ConvVAE, make_classifier
-
-
-def random_vae(seed: int = 0, latent_dim: int = 8) -> ConvVAE:
-    """A ConvVAE with random, non-trivial BatchNorm statistics and affine parameters."""
-    torch.manual_seed(seed)
-    vae = ConvVAE(latent_dim=latent_dim)
-    with torch.no_grad():
-        for m in vae.modules():
-            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.2, 3.0)
-                m.weight.uniform_(0.3, 2.0)
-                m.bias.uniform_(-0.5, 0.5)
-    return vae.eval()
 
 
 @pytest.fixture(scope="module")

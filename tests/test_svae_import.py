@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from random_models import random_vae
 
 from spikedefense.convert import (
     SVAE,
@@ -33,16 +34,7 @@ LIBRARIES = {"snntorch": (to_snntorch, from_snntorch), "norse": (to_norse, from_
 
 @pytest.fixture(scope="module")
 def vae() -> ConvVAE:
-    torch.manual_seed(0)
-    model = ConvVAE(latent_dim=8)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.3, 0.3)
-    return model.eval()
+    return random_vae()
 
 
 @pytest.fixture(scope="module")
