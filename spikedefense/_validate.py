@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["check_images", "check_int", "check_labels", "check_positive"]
+__all__ = ["check_images", "check_int", "check_labels", "check_positive", "check_square"]
 
 
 def check_int(name: str, value: Any, minimum: int | None = None,
@@ -30,6 +30,16 @@ def check_int(name: str, value: Any, minimum: int | None = None,
         raise ValueError(f"{name}: expected an int {' and '.join(b for b in (low, high) if b)}, "
                          f"got {value}")  # fmt: skip
     return value
+
+
+def check_square(where: str, what: str, value: Any) -> int:
+    """A module parameter equal along both axes (an int, or a pair / list of equal ints) as an
+    int; ``where`` names the module, ``what`` the parameter."""
+    pair = tuple(value) if isinstance(value, tuple | list) else (value, value)
+    if not pair or isinstance(pair[0], str) or len(set(pair)) != 1:
+        raise ValueError(f"{where}: expected a square {what} (equal along both axes), got "
+                         f"{value!r}")  # fmt: skip
+    return int(pair[0])
 
 
 def check_positive(name: str, value: Any) -> float:

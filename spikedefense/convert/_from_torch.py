@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_square
 from ..snn.imported import ImportedLayer, ImportedNetwork, Neuron, SynapseOp
 
 __all__ = ["check_input_shape", "scalar", "sequential_network"]
@@ -63,11 +64,7 @@ def _modules(module: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def _square(path: str, field: str, value: Any) -> int:
-    flat = np.asarray(value).reshape(-1)
-    if flat.size not in (1, 2) or len(set(flat.tolist())) != 1:
-        raise ValueError(f"module {path!r}: {field} = {value!r}; only equal values along both "
-                         "axes are supported")  # fmt: skip
-    return int(flat[0])
+    return check_square(f"module {path!r}", field, value)
 
 
 def _synapse(path: str, m: Any, shape: tuple[int, ...]) -> tuple[SynapseOp, tuple[int, ...]]:

@@ -48,7 +48,9 @@ import torch.fx
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from .._validate import check_square
 from ..snn.chain import ChainOp, SpikingNetwork
+from ..snn.imported import pool_weight
 from ..snn.svae import ConvertedLayer
 from ._fold import check_percentile, fold_layer, percentile_scales, unfold_layer
 
@@ -68,27 +70,20 @@ _CHECK_IMAGES = 16
 _CHECK_TOLERANCE = 1e-4
 
 
-def _square(value: Any, what: str, where: str) -> int:
-    pair = value if isinstance(value, tuple) else (value, value)
-    if isinstance(pair[0], str) or len(set(pair)) != 1:
-        raise ValueError(f"{where}: expected a square {what}, got {value!r}")
-    return int(pair[0])
-
-
 def _config(module: nn.Module, where: str) -> dict[str, Any]:
     """Constructor arguments of a supported module; unsupported settings are refused."""
     kind = type(module).__name__
     if kind in ("Conv2d", "ConvTranspose2d"):
         m: Any = module
-        if _square(m.dilation, "dilation", where) != 1 or m.groups != 1:
+        if check_square(where, "dilation", m.dilation) != 1 or m.groups != 1:
             raise ValueError(f"{where}: dilation and groups must be 1 (got {m.dilation}, "
                              f"{m.groups})")  # fmt: skip
         if m.padding_mode != "zeros" or (kind == "ConvTranspose2d" and any(m.output_padding)):
             raise ValueError(f"{where}: only zero padding and no output_padding are supported")
         return {"in_channels": m.in_channels, "out_channels": m.out_channels,
-                "kernel_size": _square(m.kernel_size, "kernel", where),
-                "stride": _square(m.stride, "stride", where),
-                "padding": _square(m.padding, "padding", where), "bias": m.bias is not None}
+                "kernel_size": check_square(where, "kernel", m.kernel_size),
+                "stride": check_square(where, "stride", m.stride),
+                "padding": check_square(where, "padding", m.padding), "bias": m.bias is not None}
     if kind == "Linear":
         return {"in_features": module.in_features, "out_features": module.out_features,
                 "bias": module.bias is not None}
@@ -104,9 +99,9 @@ def _config(module: nn.Module, where: str) -> dict[str, Any]:
         if pool.ceil_mode or not pool.count_include_pad or pool.divisor_override is not None:
             raise ValueError(f"{where}: only AvgPool2d(ceil_mode=False, count_include_pad=True, "
                              "divisor_override=None) is supported")  # fmt: skip
-        k = _square(pool.kernel_size, "kernel", where)
-        return {"kernel_size": k, "stride": _square(pool.stride or k, "stride", where),
-                "padding": _square(pool.padding, "padding", where)}
+        k = check_square(where, "kernel", pool.kernel_size)
+        return {"kernel_size": k, "stride": check_square(where, "stride", pool.stride or k),
+                "padding": check_square(where, "padding", pool.padding)}
     if kind == "Flatten":
         return {"start_dim": module.start_dim, "end_dim": module.end_dim}
     if kind == "Unflatten":
@@ -286,8 +281,7 @@ def _pool_module(channels: int, config: dict[str, Any]) -> nn.Conv2d:
     k = config["kernel_size"]
     conv = nn.Conv2d(channels, channels, k, config["stride"], config["padding"], bias=False)
     with torch.no_grad():
-        conv.weight.zero_()
-        conv.weight[torch.arange(channels), torch.arange(channels)] = 1.0 / (k * k)
+        conv.weight.copy_(torch.from_numpy(pool_weight(channels, k, average=True)))
     return conv
 
 

@@ -19,11 +19,10 @@ from __future__ import annotations
 from .cifar import read_cifar10, write_cifar10_batch
 from .datasets import DATASETS, load_idx_dataset, resolve_data_dir
 from .idx import read_idx, write_idx
-from .tensors import IMAGE_SHAPES, TENSOR_DATASETS, load_dataset, validation_split
+from .tensors import TENSOR_DATASETS, load_dataset, validation_split
 
 __all__ = [
     "DATASETS",
-    "IMAGE_SHAPES",
     "TENSOR_DATASETS",
     "load_dataset",
     "load_idx_dataset",

@@ -10,13 +10,10 @@ from .datasets import DATASETS, _check_choice, load_idx_dataset, resolve_data_di
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["IMAGE_SHAPES", "TENSOR_DATASETS", "load_dataset", "validation_split"]
+__all__ = ["TENSOR_DATASETS", "load_dataset", "validation_split"]
 
 #: Names :func:`load_dataset` accepts: the IDX datasets and CIFAR-10 (python batches).
 TENSOR_DATASETS: tuple[str, ...] = (*DATASETS, "cifar10")
-#: Image shape ``(C, H, W)`` per dataset.
-IMAGE_SHAPES: dict[str, tuple[int, int, int]] = {
-    **{name: (1, 28, 28) for name in DATASETS}, "cifar10": (3, 32, 32)}
 
 
 def load_dataset(
@@ -32,8 +29,8 @@ def load_dataset(
         data_dir: where to look first; then ``$SPIKEDEFENSE_DATA``. Ignored for ``"embedded"``.
 
     Returns:
-        images: ``float32 [N, *IMAGE_SHAPES[name]]`` in [0, 1] (pixel / 255): ``[N, 1, 28, 28]``,
-            CIFAR-10 ``[N, 3, 32, 32]``.
+        images: ``float32 [N, 1, 28, 28]`` in [0, 1] (pixel / 255); CIFAR-10
+            ``[N, 3, 32, 32]``.
         labels: ``int64 [N]``.
 
     Raises:

@@ -57,7 +57,8 @@ from torch import nn
 
 from .._validate import check_int
 
-__all__ = ["IMAGE_SHAPES", "MemoryAutoencoder", "MemoryModule", "MemoryOutput", "latent_size",
+__all__ = ["IMAGE_SHAPES", "MemoryAutoencoder", "MemoryModule", "MemoryOutput", "check_image_shape",
+           "latent_size",
            "make_memory_decoder", "make_memory_encoder", "make_target_classifier"]  # fmt: skip
 
 LATENT = 1024
@@ -66,18 +67,20 @@ IMAGE_SHAPES = ((1, 28, 28), (3, 32, 32))
 _SLOPE = 0.25
 
 
-def _check_image_shape(image_shape: object) -> tuple[int, int, int]:
+def check_image_shape(image_shape: object, name: str = "image_shape") -> tuple[int, int, int]:
+    """``image_shape`` ``(C, H, W)`` if it is one of :data:`IMAGE_SHAPES`; the error names
+    ``name``."""
     shape = tuple(image_shape) if isinstance(image_shape, tuple | list) else image_shape
     if shape not in IMAGE_SHAPES:
-        raise ValueError(f"image_shape: expected one of {', '.join(map(str, IMAGE_SHAPES))} "
-                         "(Table 4's Fashion-MNIST and CIFAR-10 models), got "
+        raise ValueError(f"{name}: expected one of {', '.join(map(str, IMAGE_SHAPES))} as "
+                         "(C, H, W) (Table 4's Fashion-MNIST and CIFAR-10 models), got "
                          f"{image_shape!r}")  # fmt: skip
     return shape  # type: ignore[return-value]
 
 
 def latent_size(image_shape: tuple[int, int, int] = (1, 28, 28)) -> int:
     """The size of ``z`` for images of ``image_shape``: 1024, or 256 × 28 × 28 for CIFAR-10."""
-    return 1024 if _check_image_shape(image_shape) == (1, 28, 28) else 256 * 28 * 28
+    return 1024 if check_image_shape(image_shape) == (1, 28, 28) else 256 * 28 * 28
 
 
 def _block(layer: nn.Module, channels: int, last: nn.Module | None = None) -> list[nn.Module]:
@@ -87,7 +90,7 @@ def _block(layer: nn.Module, channels: int, last: nn.Module | None = None) -> li
 def make_memory_encoder(image_shape: tuple[int, int, int] = (1, 28, 28)) -> nn.Sequential:
     """The encoder of Table 4 for ``image_shape`` (module docstring): ``[B, *image_shape] ->
     [B, latent_size(image_shape)]``."""
-    if _check_image_shape(image_shape) == (1, 28, 28):
+    if check_image_shape(image_shape) == (1, 28, 28):
         return nn.Sequential(
             *_block(nn.Conv2d(1, 16, 1, stride=2, padding=1), 16),
             *_block(nn.Conv2d(16, 32, 3, stride=2, padding=1), 32),
@@ -103,7 +106,7 @@ def make_memory_encoder(image_shape: tuple[int, int, int] = (1, 28, 28)) -> nn.S
 
 def make_memory_decoder(image_shape: tuple[int, int, int] = (1, 28, 28)) -> nn.Sequential:
     """The decoder (module docstring): ``[B, latent_size(image_shape)] -> [B, *image_shape]``."""
-    if _check_image_shape(image_shape) == (1, 28, 28):
+    if check_image_shape(image_shape) == (1, 28, 28):
         return nn.Sequential(
             nn.Unflatten(1, (64, 4, 4)),
             *_block(nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1), 32),
@@ -121,7 +124,7 @@ def make_memory_decoder(image_shape: tuple[int, int, int] = (1, 28, 28)) -> nn.S
 def make_target_classifier(classes: int = 10, image_shape: tuple[int, int, int] = (1, 28, 28),
                            ) -> nn.Sequential:  # fmt: skip
     """Classifier B of Table 4 for ``image_shape`` (module docstring)."""
-    channels, height, _ = _check_image_shape(image_shape)
+    channels, height, _ = check_image_shape(image_shape)
     side = ((height - 4) // 2 - 4) // 2  # two 5 × 5 convolutions, each pooled by 2
     return nn.Sequential(
         nn.Conv2d(channels, 6, 5), nn.MaxPool2d(2), nn.ReLU(),
@@ -231,7 +234,7 @@ class MemoryAutoencoder(nn.Module):
                  threshold: float | None = None, memory: bool = True,
                  image_shape: tuple[int, int, int] = (1, 28, 28)) -> None:  # fmt: skip
         super().__init__()
-        self.image_shape = _check_image_shape(image_shape)
+        self.image_shape = check_image_shape(image_shape)
         self.encoder = make_memory_encoder(self.image_shape)
         self.decoder = make_memory_decoder(self.image_shape)
         self.memory = (MemoryModule(slots, classes, keep, threshold, latent_size(self.image_shape))

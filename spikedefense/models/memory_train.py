@@ -124,15 +124,10 @@ def train_memory_autoencoder(images: torch.Tensor, labels: torch.Tensor,
         checkpoint: stem of per-epoch checkpoints (resume).
     """
     from .._validate import check_images, check_labels
-    from .memory import IMAGE_SHAPES
+    from .memory import check_image_shape
 
     settings = settings or MemorySettings()
-    check_images(images, "images")
-    shape = tuple(images.shape[1:])
-    if shape not in IMAGE_SHAPES:
-        raise ValueError("images: expected [N, C, H, W] with (C, H, W) one of "
-                         f"{', '.join(map(str, IMAGE_SHAPES))}, got "
-                         f"{tuple(images.shape)}")  # fmt: skip
+    shape = check_image_shape(tuple(check_images(images, "images").shape[1:]), "images")
     check_labels(labels, len(images))
     if int(labels.max()) >= classes:
         raise ValueError(f"labels: expected values below classes ({classes}), got "
