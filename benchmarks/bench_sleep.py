@@ -79,8 +79,11 @@ def cuda_skip_reason() -> str | None:
     return None
 
 
-def build_state(quick: bool) -> tuple[Any, Any, dict[str, Any]]:
-    """(sleep state, test images [N, 1, 28, 28], model notes)."""
+def build_state(quick: bool, checkpoint: Path = CHECKPOINT) -> tuple[Any, Any, dict[str, Any]]:
+    """(sleep state, test images [N, 1, 28, 28], model notes); the VAE from ``checkpoint`` (a
+    ``save_checkpoint`` stem; its latent size read from the checkpoint's JSON) when it exists."""
+    import json
+
     from spikedefense.convert import vae_to_svae
     from spikedefense.data import load_dataset
     from spikedefense.defenses.sleep import SleepConfig, init_sleep_state
@@ -95,12 +98,16 @@ def build_state(quick: bool) -> tuple[Any, Any, dict[str, Any]]:
         notes["images"] = f"embedded MNIST test subset (full MNIST not found: {exc})"
     torch.manual_seed(SEED)
     vae = ConvVAE()
-    weights = CHECKPOINT.with_suffix(".safetensors")
+    weights = checkpoint.with_suffix(".safetensors")
     if weights.is_file() and not quick:
         from spikedefense.models.checkpoint import load_checkpoint
 
-        load_checkpoint(str(CHECKPOINT), vae)
-        notes["vae"] = f"trained Defense-VAE checkpoint {CHECKPOINT.relative_to(ROOT)}"
+        meta = json.loads(checkpoint.with_suffix(".json").read_text())
+        vae = ConvVAE(**meta.get("config", {}))
+        load_checkpoint(str(checkpoint), vae)
+        notes["vae"] = (f"trained Defense-VAE checkpoint {checkpoint.name} (trained on "
+                        f"{meta.get('data', {}).get('dataset', 'unknown data')}, latent "
+                        f"{vae.latent_dim})")  # fmt: skip
         notes["trained"] = True
     else:
         notes["vae"] = (
@@ -473,6 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(DEFAULT_OUT),
                         help="output folder (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="tiny run for CI (random VAE)")
+    parser.add_argument("--checkpoint", type=Path, default=CHECKPOINT,
+                        help="stem of a trained Defense-VAE checkpoint (default: %(default)s; "
+                        "a random VAE where it does not exist)")
     args = parser.parse_args(argv)
     n = args.images or (2 if args.quick else 64)
     repeats = args.repeats or (1 if args.quick else 5)
@@ -505,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
             "nothing to run: every requested backend was skipped; no files written", file=sys.stderr
         )
         return 0
-    state0, images, report["model"] = build_state(args.quick)
+    state0, images, report["model"] = build_state(args.quick, args.checkpoint)
     if n > len(images):
         parser.error(f"--images: at most {len(images)} images are available")
     for backend in backends:

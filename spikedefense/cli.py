@@ -47,6 +47,9 @@ def _evaluate(args: argparse.Namespace, argv: Sequence[str]) -> int:
                          "and fashion-mnist/ with the IDX .gz files)")
     if args.defense is not None:
         return _evaluate_defenses(args, command, work)
+    if args.executor != "local" or args.ray_address is not None:
+        raise ValueError("--executor / --ray-address: the Defense-VAE experiment runs in this "
+                         "process; they apply with --defense NAME[,NAME...]")  # fmt: skip
     changes = {"data_dir": args.data_dir}
     if args.classifiers:
         changes["classifiers"] = tuple(args.classifiers)
@@ -125,10 +128,11 @@ def _evaluate_defenses(args: argparse.Namespace, command: str, work: str) -> int
     if args.profile not in DEFENSE_PROFILES:
         raise ValueError(f"--profile: with --defense expected one of "
                          f"{', '.join(DEFENSE_PROFILES)}, got {args.profile!r}")  # fmt: skip
-    _check_out(args.out)
-    paths = run_defenses(names, args.dataset, args.profile, args.out, work,
-                         data_dir=args.data_dir, seed=args.seed, command=command,
-                         progress=not args.quiet)  # fmt: skip
+    with _executor(args) as executor:  # a bad executor setting fails before --out is made
+        _check_out(args.out)
+        paths = run_defenses(names, args.dataset, args.profile, args.out, work,
+                             data_dir=args.data_dir, seed=args.seed, command=command,
+                             progress=not args.quiet, executor=executor)  # fmt: skip
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0
@@ -442,6 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="attacked test images (default: the profile's)")
     ev.add_argument("--seed", type=_seed, default=0, help=f"in [0, {MAX_SEED}] (default: 0)")
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_executor_options(ev)
     ev.set_defaults(run=_evaluate)
     table = sub.add_parser("dim-table", help="the DIM document's Table 1 (foolbox attacks per "
                            "norm, all-attacks worst case, minimal accuracy) for registered "

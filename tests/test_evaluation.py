@@ -228,6 +228,9 @@ def test_cli_refuses_sleep_options_and_bad_paths_before_any_work(tmp_path, capsy
         (["--dataset", "mnist", "--data-dir", str(tmp_path / "none")],
          "--data-dir: " + str(tmp_path / "none")),
         (["--sleep", "--sleep-seeds", "-1"], "--sleep-seeds: expected a non-negative integer"),
+        (["--executor", "ray"], "--executor / --ray-address: the Defense-VAE experiment runs"),
+        (["--defense", "cnn", "--ray-address", "127.0.0.1:9"],
+         "--ray-address: only with --executor ray"),
     ):
         with pytest.raises(SystemExit) as done:
             main(["evaluate", "--out", out, "--profile", "tiny", *args])

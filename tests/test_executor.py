@@ -112,3 +112,48 @@ def test_compare_on_ray_writes_the_records_of_the_in_process_run(ray_executor,  
         twin = tmp_path / "ray" / path.relative_to(tmp_path / "local")
         assert twin.read_text() == path.read_text(), path.name
     assert local["leaderboard_md"].read_text() == remote["leaderboard_md"].read_text()
+
+
+class _Refusing:
+    """An executor that must not be given any unit (everything is resumed)."""
+
+    name = "ray"
+
+    def map(self, fn, units):  # type: ignore[no-untyped-def]
+        units = list(units)
+        assert not units, f"{len(units)} units ran again"
+        return iter(())
+
+
+def test_evaluate_on_ray_gives_the_in_process_records_and_resumes(ray_executor,  # type: ignore[no-untyped-def]
+                                                                   tmp_path: Path) -> None:
+    from spikedefense.defenses.base import ClassifierDefense
+    from spikedefense.evaluation.defense_run import defense_evaluation_config, run_defenses
+    from spikedefense.evaluation.harness import evaluate_defenses
+    from spikedefense.models import make_small_cnn
+
+    def run(name: str, executor=None):  # type: ignore[no-untyped-def]
+        return run_defenses(["cnn", "bicnn"], "embedded", "tiny", str(tmp_path / name),
+                            str(tmp_path / "work"), command="test", progress=False,
+                            executor=executor)  # fmt: skip
+
+    local = run("local")
+    remote = run("ray", ray_executor)
+    written = sorted(k for k in local if str(local[k]).endswith(".json"))
+    assert written and written == sorted(k for k in remote if str(remote[k]).endswith(".json"))
+    for kind in written:
+        assert remote[kind].read_text() == local[kind].read_text(), kind
+    # the driver saves each finished group; a rerun sends no unit to the executor
+    torch.manual_seed(0)
+    defenses = [ClassifierDefense(make_small_cnn().eval(), f"net{i}", "test") for i in range(2)]
+    x = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(64) % 10
+    config = defense_evaluation_config("tiny", "embedded")
+    stem = tmp_path / "progress.json"
+    first = evaluate_defenses(defenses, x, y, config, progress=False, checkpoint=stem,
+                              executor=ray_executor)  # fmt: skip
+    assert sorted(p.name for p in tmp_path.glob("progress.json.*")) == [
+        "progress.json.net0", "progress.json.net1"]
+    again = evaluate_defenses(defenses, x, y, config, progress=False, checkpoint=stem,
+                              executor=_Refusing())  # fmt: skip
+    assert again == first and {r.defense for r in first.whitebox} == {"net0", "net1"}

@@ -84,8 +84,11 @@ def run_defenses(
     seed: int = 0,
     command: str = "",
     progress: bool = True,
+    executor: Any = None,
 ) -> dict[str, Path]:
-    """Build, evaluate and write the results of the registered defenses ``names``."""
+    """Build, evaluate and write the results of the registered defenses ``names``; the
+    defenses' evaluations run on ``executor`` (default: this process), and this process alone
+    writes files."""
     import torch
 
     from .._provenance import provenance
@@ -116,7 +119,7 @@ def run_defenses(
     defenses = [spec.build(context) for spec in specs if spec.build is not None]
     progress_file = work / f"evaluation-progress-{'-'.join(names)}.json"
     result = evaluate_defenses(defenses, x_test, y_test, config, progress=progress,
-                               checkpoint=progress_file)  # fmt: skip
+                               checkpoint=progress_file, executor=executor)  # fmt: skip
     out = Path(out_dir)
     info = {d.name: {"kind": d.kind, "source": d.info.source, "surrogate": d.info.surrogate,
                      "published": [p._asdict() for p in d.info.published]}

@@ -480,13 +480,21 @@ def evaluate_defenses(
     *,
     progress: bool = True,
     checkpoint: str | os.PathLike[str] | None = None,
+    executor: Any = None,
 ) -> EvaluationResult:
     """The protocol for defenses given by the :class:`~spikedefense.defenses.base.Defense`
     protocol alone. A ``"classifier"`` defense is its own row group (``classifier`` = its
     name): gray-box attacks differentiate its ``classifier`` with its own gradients, adaptive
     ones its ``attack_surface``. A ``"purifier"`` is grouped with the other purifiers on the same
     classifier (named by ``classifier_name`` if it has one), whose undefended rows are scored
-    too. Records carry the surrogate of every adaptive attack."""
+    too. Records carry the surrogate of every adaptive attack.
+
+    The groups are independent units of work: ``executor``
+    (:func:`~spikedefense.evaluation.executor.make_executor`; default: this process) runs them.
+    In this process each group saves its progress to ``checkpoint`` after every classifier; on
+    another executor the workers write nothing, and this process saves each finished group, so
+    a rerun resumes from the finished groups.
+    """
     names = [d.name for d in defenses]
     if len(set(names)) != len(names):
         raise ValueError(f"defenses: names must differ, got {names}")
@@ -500,18 +508,65 @@ def evaluate_defenses(
         name = getattr(defense, "classifier_name", None) or f"{defense.name}-classifier"
         classifiers.setdefault(name, defense.classifier)
         grouped.setdefault(name, []).append(defense)
-    result = EvaluationResult()
+    parts: list[tuple[dict[str, nn.Module], dict[str, list[Defense]], bool, Any]] = []
     if classifiers:
-        part = evaluate(classifiers, grouped, images, labels, config, progress=progress,
-                        checkpoint=checkpoint)  # fmt: skip
-        _extend(result, part)
+        parts.append((classifiers, grouped, True, checkpoint))
     for defense in own:
         stem = None if checkpoint is None else f"{os.fspath(checkpoint)}.{defense.name}"
-        part = evaluate({defense.name: defense.classifier}, {defense.name: [defense]}, images,
-                        labels, config, progress=progress, checkpoint=stem,
-                        baselines=False)  # fmt: skip
-        _extend(result, part)
+        parts.append(({defense.name: defense.classifier}, {defense.name: [defense]}, False, stem))
+    result = EvaluationResult()
+    if executor is None or getattr(executor, "name", "local") == "local":
+        for group, built, baselines, stem in parts:
+            _extend(result, evaluate(group, built, images, labels, config, progress=progress,
+                                     checkpoint=stem, baselines=baselines))  # fmt: skip
+        return result
+    return _evaluate_remote(parts, images, labels, config, executor, progress)
+
+
+def _evaluate_remote(parts: Sequence[tuple[Any, ...]], images: torch.Tensor,
+                     labels: torch.Tensor, config: EvaluationConfig, executor: Any,
+                     progress: bool) -> EvaluationResult:  # fmt: skip
+    """The groups on ``executor``; finished groups are loaded from, and saved to, their
+    checkpoints by this process alone."""
+    from tqdm.auto import tqdm
+
+    from .resume import evaluation_identity, load_progress, save_progress
+
+    finished: dict[int, EvaluationResult] = {}
+    todo, identities = [], {}
+    for i, (group, built, baselines, stem) in enumerate(parts):
+        if stem is not None:
+            identities[i] = evaluation_identity(config, group, built, images, labels)
+            done, saved = load_progress(stem, identities[i])
+            if set(done) >= set(group):
+                finished[i] = EvaluationResult(**saved)
+                continue
+        # one argument, so that the worker's classifiers stay the defenses' own objects
+        todo.append((i, (group, built, images, labels, config, baselines)))
+    bar = tqdm(total=len(parts), initial=len(finished), desc="defense groups",
+               disable=not progress)  # fmt: skip
+    for unit, part in executor.map(_evaluate_unit, todo):
+        i = unit[0]
+        finished[i] = part
+        stem = parts[i][3]
+        if stem is not None:
+            save_progress(stem, identities[i], list(parts[i][0]), part)
+        bar.update(1)
+    bar.close()
+    result = EvaluationResult()
+    for i in range(len(parts)):
+        _extend(result, finished[i])
     return result
+
+
+def _evaluate_unit(index: int, group: tuple[Any, ...]) -> EvaluationResult:
+    """One group of :func:`evaluate_defenses` on a worker (``index`` keys it for the driver;
+    ``group`` = classifiers, defenses, images, labels, config, baselines): no progress bars, no
+    files."""
+    del index
+    classifiers, defenses, images, labels, config, baselines = group
+    return evaluate(classifiers, defenses, images, labels, config, progress=False,
+                    baselines=baselines)  # fmt: skip
 
 
 def _extend(result: EvaluationResult, part: EvaluationResult) -> None:
