@@ -48,14 +48,15 @@ from bench_common import (  # noqa: E402
     record_end_state,
     write_report,
 )
-from sleep_work import work_bound  # noqa: E402
+from sleep_work import parallel_ceiling, work_bound  # noqa: E402
 from torch_sleep import TorchSleep  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = Path("bench-results")  # benchmarks/results/ is rewritten only on request
 CHECKPOINT = ROOT / ".work" / "mnist" / "defense-vae"
 SEED = 20240531
-TARGET = 20.0
+TARGET = 4.0  # ours/torch images/s at one thread
+THREAD_TARGET = 1.6  # ours at two threads over ours at one
 
 
 def cuda_skip_reason() -> str | None:
@@ -324,6 +325,8 @@ def run_backend(backend: str, state0: Any, images: torch.Tensor, n: int, threads
         run["profile_threads"] = threads[0]
         run["profile_ours_s_per_image"] = profile_ours(pair)
         run["profile_torch_s_per_image"] = profile_torch(pair)
+    if backend == "cpu" and max(threads) > 1:
+        run["parallel_ceiling"] = parallel_ceiling(max(threads))
     run["numba_cpu_kernels"] = numba_cache_stats()
     return run
 
@@ -454,10 +457,35 @@ def markdown(report: dict[str, Any]) -> str:
         if "work_bound" in run:
             lines += work_markdown(run["work_bound"], report["config"]["layers"])
         lines.append("")
-    t = report["targets"]
-    lines += ["## Target", "", f"- {t['name']}: measured {t['value']}, met: {t['met']}", ""]
+    lines += ["## Targets", ""]
+    for t in report["targets"]:
+        value = "not measured" if t["value"] is None else f"{t['value']:.2f}"
+        lines.append(f"- {t['name']}: measured {value}, met: {t['met']}")
+        ceiling = t.get("machine_ceiling")
+        if ceiling:
+            lines.append(f"  - this machine's ceiling: an embarrassingly parallel Numba loop runs "
+                         f"{ceiling['speedup']:.2f}x faster on {ceiling['threads']} threads "
+                         f"than on one")
+    lines.append("")
     lines += [f"- note: {n}" for n in report["notes"]]
     return "\n".join(lines) + "\n"
+
+
+def targets(cpu: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The issue's two targets with ``met`` (None where the run lacks the case): ours/torch at
+    one thread, and ours at two threads over ours at one (beside the machine's ceiling)."""
+    cases = {c["threads"]: c for c in (cpu or {}).get("cases", [])}
+    one = cases.get(1)
+    value = one["ratios"]["ours/torch"] if one else None
+    found = [{"name": f"ours/torch images/s >= {TARGET:g} on the CPU, threads=1",
+              "value": value, "met": None if value is None else value >= TARGET}]
+    two = cases.get(2)
+    scaling = (two["implementations"]["ours"]["images_per_s"]
+               / one["implementations"]["ours"]["images_per_s"]) if one and two else None
+    found.append({"name": f"ours at threads=2 / ours at threads=1 >= {THREAD_TARGET:g}",
+                  "value": scaling, "met": None if scaling is None else scaling >= THREAD_TARGET,
+                  "machine_ceiling": (cpu or {}).get("parallel_ceiling")})
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -524,13 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     record_end_state(report)
     cpu = report["runs"].get("cpu")
-    one = [c for c in cpu["cases"] if c["threads"] == 1] if cpu else []
-    value = one[0]["ratios"]["ours/torch"] if one else None
-    report["targets"] = {
-        "name": f"ours/torch images/s >= {TARGET:g} on the CPU, threads=1",
-        "value": value,
-        "met": None if value is None else value >= TARGET,
-    }
+    report["targets"] = targets(cpu)
     report["notes"] = NOTES
     text = markdown(report)
     write_report(report, text, args.out, "bench_sleep")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numba
 import numpy as np
 from numba import njit
 from spikedefense.kernels.cpu.propagate import conv_taps
@@ -104,3 +105,37 @@ def work_bound(state: Any, inputs: dict[str, list[np.ndarray]], torch_s_per_imag
         "max_ratio": torch_s_per_image / adds_s,
         "budget_s_per_image_at_target": torch_s_per_image / target,
     }
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def _independent_rows(a, reps, out):
+    for i in numba.prange(a.shape[0]):
+        s = 0.0
+        for _ in range(reps):
+            for j in range(a.shape[1]):
+                s += a[i, j] * 1.0001
+        out[i] = s
+
+
+def parallel_ceiling(threads: int, repeats: int = 5) -> dict[str, float]:
+    """What ``threads`` Numba threads give this machine on work with no sharing at all: the best
+    time of an embarrassingly parallel loop (independent rows, data in L1) at one thread over
+    its best at ``threads``. A step's speed-up from more threads cannot exceed it."""
+    a = np.random.default_rng(0).random((64, 1024))
+    out = np.empty(64)
+    _independent_rows(a, 1, out)
+    before = numba.get_num_threads()
+    best = {}
+    try:
+        for count in (1, threads):
+            numba.set_num_threads(count)
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                _independent_rows(a, 400, out)
+                times.append(time.perf_counter() - start)
+            best[count] = min(times)
+    finally:
+        numba.set_num_threads(before)
+    return {"threads": threads, "one_thread_s": best[1], "threads_s": best[threads],
+            "speedup": best[1] / best[threads]}

@@ -156,7 +156,9 @@ def test_quick_report_fields(report: dict) -> None:
         checks = run["checks"]
         assert checks["winners_equal"] and checks["spike_counts_equal"]
         assert checks["weights_allclose"]
-    assert report["targets"]["value"] is None or report["targets"]["value"] > 0
+    speed, scaling = report["targets"]
+    assert speed["value"] > 0 and speed["met"] == (speed["value"] >= 4)  # --quick: one thread
+    assert scaling["value"] is None and scaling["met"] is None
     bound = report["runs"]["cpu"]["work_bound"]
     assert sorted(bound["layers"]) == ["S1", "S2", "S3", "S4"]
     assert bound["adds_only_s_per_image"] > 0 and bound["max_ratio"] > 0
@@ -195,3 +197,10 @@ def test_work_count_equals_brute_force() -> None:
         w = work[layer.name]
         assert w["rows"] == np.mean(pairs) and w["synaptic_adds"] == np.mean(pairs) * 6
         assert w["torch_dense_macs"] == 3 * 6 * out * out * c_in * k * k
+
+
+def test_parallel_ceiling_measures_a_speedup() -> None:
+    from sleep_work import parallel_ceiling
+
+    ceiling = parallel_ceiling(1, repeats=1)
+    assert ceiling["threads"] == 1 and ceiling["one_thread_s"] > 0 and ceiling["speedup"] > 0

@@ -49,11 +49,16 @@ def test_units_shard_the_images_and_cover_every_threat() -> None:
     assert {u.epsilon for u in units if u.norm == "l2"} == {1.5}
 
 
-def test_bad_input_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+def test_bad_input_is_refused_before_anything_is_written(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from spikedefense.defenses import DefenseSpec, registry
+
     with pytest.raises(ValueError, match="unknown defense 'nope'"):
         compare(["nope"], "embedded", str(tmp_path / "a"), str(tmp_path / "w"), tiny=True)
-    with pytest.raises(ValueError, match="--defenses: defense-vae cannot be built by name"):
-        compare(["defense-vae"], "embedded", str(tmp_path / "b"), str(tmp_path / "w"))
+    only = DefenseSpec("pipeline-only", "purifier", "test", "no build", pipeline="experiment")
+    monkeypatch.setitem(registry._REGISTRY, "pipeline-only", only)
+    with pytest.raises(ValueError, match="--defenses: pipeline-only cannot be built by name"):
+        compare(["pipeline-only"], "embedded", str(tmp_path / "b"), str(tmp_path / "w"))
     with pytest.raises(ValueError, match="--dataset: expected one of"):
         compare(["cnn"], "cifar", str(tmp_path / "c"), str(tmp_path / "w"))
     old = tmp_path / "old"

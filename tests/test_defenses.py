@@ -135,3 +135,38 @@ def test_defense_bad_construction():
     with pytest.raises(ValueError, match="unknown pair attacks"):
         make_training_pairs(make_classifier("C4"), torch.rand(2, 1, 28, 28), torch.arange(2),
                             attacks=["pgd"])  # fmt: skip
+
+
+def test_defense_vae_entries_build_by_name_and_resume(tmp_path) -> None:
+    """The three Defense-VAE entries build on one C1, one set of pairs and one VAE; a second
+    build resumes from the checkpoints (same weights), and sleep changes the VAE."""
+    from spikedefense.attacks import stratified_indices
+    from spikedefense.data import load_dataset
+    from spikedefense.defenses import BuildContext, defense_spec
+
+    x, y = load_dataset("embedded", "train")
+    keep = stratified_indices(y, 300, seed=0)
+    context = BuildContext("embedded", (x[keep], y[keep]), (x[:50], y[:50]), tmp_path, seed=0,
+                           epochs=1, progress=False)  # fmt: skip
+    built = {n: defense_spec(n).build(context)
+             for n in ("defense-vae", "defense-vae-e2e", "defense-vae-sleep")}  # fmt: skip
+    assert {n: d.name for n, d in built.items()} == {n: n for n in built}
+    assert all(d.kind == "purifier" and d.classifier_name == "C1" for d in built.values())
+    plain, e2e, slept = built.values()
+    assert slept.classifier is plain.classifier and e2e.classifier is not plain.classifier
+
+    def same(a, b) -> bool:  # type: ignore[no-untyped-def]
+        return all(torch.equal(p, q) for p, q in zip(a.state_dict().values(),
+                                                     b.state_dict().values(), strict=True))
+
+    assert not same(slept.vae, plain.vae) and not same(e2e.vae, plain.vae)
+    work = tmp_path / "defense-vae"
+    assert (work / "pairs.safetensors").is_file() and (work / "classifier-C1.json").is_file()
+    from spikedefense.defenses import defense_vae_build
+
+    defense_vae_build._BUILT.clear()  # as a new process: from the checkpoints
+    again = defense_spec("defense-vae").build(context)
+    assert again.vae is not plain.vae
+    assert same(again.vae, plain.vae) and same(again.classifier, plain.classifier)
+    probe = x[:4]
+    assert torch.equal(again.predict(probe), plain.predict(probe))

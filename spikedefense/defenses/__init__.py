@@ -31,7 +31,9 @@ from .base import (
 )
 from .defense_vae import DefenseVAE, PurifiedClassifier, finetune_e2e
 from .defense_vae_sleep import defense_vae_sleep
-from .pairs import DEFAULT_EPSILONS, PAIR_ATTACKS, TrainingPairs, make_training_pairs
+from . import defense_vae_build  # noqa: F401, E402  (registers the Defense-VAE entries)
+from .pairs import (DEFAULT_EPSILONS, PAIR_ATTACKS, TrainingPairs, cached_pairs,
+                    make_training_pairs)
 from .registry import BuildContext, DefenseSpec, defense_spec, register, registered_defenses
 from .sleep import (
     LayerSleep,
@@ -71,6 +73,7 @@ __all__ = [
     "TrainingPairs",
     "check_images",
     "check_labels",
+    "cached_pairs",
     "defense_vae_sleep",
     "finetune_e2e",
     "image_seed",

@@ -37,7 +37,6 @@ from ..models.train import fit
 from ..models.vae import ConvVAE, vae_loss
 from .base import BaseDefense, DefenseInfo, check_images
 from .published import published_numbers
-from .registry import DefenseSpec, register
 
 __all__ = ["DefenseVAE", "PurifiedClassifier", "finetune_e2e"]
 
@@ -65,16 +64,21 @@ class DefenseVAE(BaseDefense):
         vae: the purifier (a :class:`~spikedefense.models.ConvVAE`).
         classifier: the target classifier (logits).
         name: the defense's name in result files (``"defense-vae"``, ``"defense-vae-e2e"``).
+        classifier_name: the classifier's name (e.g. ``"C1"``), if it has one: purifiers on the
+            same named classifier share its undefended rows in the harness.
     """
 
     kind = "purifier"
 
-    def __init__(self, vae: ConvVAE, classifier: nn.Module, name: str = "defense-vae") -> None:
+    def __init__(self, vae: ConvVAE, classifier: nn.Module, name: str = "defense-vae",
+                 classifier_name: str | None = None) -> None:  # fmt: skip
         if not isinstance(vae, ConvVAE):
             raise TypeError(f"vae must be a ConvVAE, got {type(vae).__name__}")
         if not isinstance(classifier, nn.Module):
             raise TypeError(f"classifier must be an nn.Module, got {type(classifier).__name__}")
         self.vae, self.classifier = vae, classifier
+        if classifier_name is not None:
+            self.classifier_name = classifier_name
         self.info = DefenseInfo(name, SOURCE, published_numbers(name))
         self._pipeline = PurifiedClassifier(vae, classifier)
 
@@ -126,11 +130,3 @@ def finetune_e2e(
 
     return fit(pipeline, [adversarial, clean, labels], loss_fn, epochs=epochs,
                batch_size=batch_size, lr=lr, **kwargs)  # fmt: skip
-
-
-register(DefenseSpec("defense-vae", "purifier", SOURCE,
-                     "VAE purifier trained on many-to-one adversarial pairs, classifiers C1-C3",
-                     pipeline="experiment"))  # fmt: skip
-register(DefenseSpec("defense-vae-e2e", "purifier", SOURCE,
-                     "Defense-VAE fine-tuned end to end with each classifier",
-                     pipeline="experiment"))  # fmt: skip

@@ -29,10 +29,9 @@ from typing import Any
 import torch
 
 from .defense_vae import DefenseVAE
-from .registry import DefenseSpec, register
 from .sleep import SleepConfig, SleepResult, sleep
 
-__all__ = ["defense_vae_sleep"]
+__all__ = ["defense_vae_sleep", "sleep_run_key"]
 
 
 def defense_vae_sleep(
@@ -75,10 +74,25 @@ def defense_vae_sleep(
     device = next(defense.vae.parameters()).device
     if name is None:
         name = defense.name.replace("defense-vae", "defense-vae-sleep", 1)
-    return DefenseVAE(vae.to(device).eval(), defense.classifier, name), result
+    return DefenseVAE(vae.to(device).eval(), defense.classifier, name,
+                      getattr(defense, "classifier_name", None)), result
 
 
-register(DefenseSpec("defense-vae-sleep", "purifier",
-                     "Talafha et al. 2022, Defense-VAE-Sleep (000_6d62ff459eac6844.txt)",
-                     "Defense-VAE slept on the spiking core (mSTDP), with and without sleep",
-                     pipeline="sleep-experiment"))  # fmt: skip
+def sleep_run_key(vae: Any, calibration: torch.Tensor, images: torch.Tensor,
+                  sleep_config: SleepConfig, percentile: float) -> str:  # fmt: skip
+    """12 hex digits naming one sleep run (awake VAE, images, settings; not the backend), so
+    that a run with other models, images or settings gets checkpoints of its own instead of
+    meeting those of an earlier run."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256()
+    for name, tensor in vae.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    for tensor in (calibration, images):
+        digest.update(repr(tuple(tensor.shape)).encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    settings = {k: v for k, v in sleep_config.to_dict().items() if k != "backend"}
+    digest.update(json.dumps([settings, percentile], sort_keys=True).encode())
+    return digest.hexdigest()[:12]

@@ -22,15 +22,18 @@ Shapes: ``images`` ``[N, 1, 28, 28]`` in [0, 1], ``labels`` int64 ``[N]``; the r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
 from .base import check_images, check_labels
 
-__all__ = ["DEFAULT_EPSILONS", "PAIR_ATTACKS", "TrainingPairs", "make_training_pairs"]
+__all__ = ["DEFAULT_EPSILONS", "PAIR_ATTACKS", "TrainingPairs", "cached_pairs",
+           "make_training_pairs"]
 
 DEFAULT_EPSILONS: tuple[float, ...] = (0.20, 0.25, 0.30, 0.35)
 PAIR_ATTACKS: tuple[str, ...] = ("fgsm", "rand-fgsm", "cw")
@@ -119,3 +122,35 @@ def make_training_pairs(
                 projected = (images[rows] + delta.clamp(-radius, radius)).clamp(0, 1)
                 add(f"cw@{radius:g}", rows, projected)
     return TrainingPairs(torch.cat(chunks), torch.cat(sources), kinds)
+
+
+def cached_pairs(path: str | Path, recipe: Mapping[str, Any],
+                 craft: Callable[[], TrainingPairs]) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """``(adversarial, source)``: read from ``path`` when it holds the pairs of ``recipe`` (a
+    JSON-able description of what they depend on), else ``craft()``'s, written there atomically.
+
+    Raises:
+        ValueError: ``path`` holds pairs of another recipe (a field both record differs; files
+            written before a field was recorded are not checked on it).
+    """
+    from safetensors.torch import load, save
+
+    from ..models.checkpoint import atomic_write_bytes, safetensors_metadata
+
+    path = Path(path)
+    recipe = json.loads(json.dumps(recipe, sort_keys=True, default=str))
+    if path.is_file():
+        raw = path.read_bytes()
+        saved = json.loads(safetensors_metadata(raw).get("recipe") or "{}")
+        differ = sorted(k for k in recipe if k in saved and saved[k] != recipe[k])
+        if differ:
+            details = "; ".join(f"{k}: saved {saved[k]!r}, now {recipe[k]!r}" for k in differ)
+            raise ValueError(f"{path} was crafted with another recipe ({details}). "
+                             "Use another work folder or delete the file.")  # fmt: skip
+        cached = load(raw)
+        return cached["adversarial"], cached["source"]
+    pairs = craft()
+    tensors = {"adversarial": pairs.adversarial, "source": pairs.source}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, save(tensors, metadata={"recipe": json.dumps(recipe, sort_keys=True)}))
+    return pairs.adversarial, pairs.source

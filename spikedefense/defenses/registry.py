@@ -3,8 +3,9 @@
 Each entry is a :class:`DefenseSpec`: name, kind, source document, one line of what it is, and
 ``build(context) -> Defense``, which trains (or resumes from checkpoints in
 ``context.work_dir``) and returns a defense following :class:`~.base.Defense`. Entries whose
-evaluation is a whole experiment of their own (Defense-VAE and its sleep: classifiers C1-C3,
-adversarial pairs, a VAE per run) name that experiment in ``pipeline`` instead of a ``build``.
+evaluation is also a whole experiment of their own (Defense-VAE and its sleep: classifiers
+C1-C3, adversarial pairs, a VAE per run) name that experiment in ``pipeline``, which
+``spikedefense evaluate --defense`` runs; ``spikedefense compare`` uses their ``build``.
 
 Defenses register themselves when :mod:`spikedefense.defenses` is imported.
 
@@ -61,7 +62,7 @@ def register(spec: DefenseSpec) -> DefenseSpec:
     """Add ``spec``; a second entry of the same name is refused."""
     if spec.name in _REGISTRY and _REGISTRY[spec.name] != spec:
         raise ValueError(f"defense {spec.name!r} is already registered")
-    if (spec.build is None) == (spec.pipeline == "harness"):
+    if spec.build is None and spec.pipeline == "harness":
         raise ValueError(f"defense {spec.name!r}: give a build function or a pipeline name")
     _REGISTRY[spec.name] = spec
     return spec

@@ -23,11 +23,14 @@ __all__ = ["claimed_number", "write_leaderboard"]
 def claimed_number(defense: Any, dataset: str) -> tuple[float, str] | None:
     """The document's adversarial number for ``dataset`` nearest the dataset's L∞ budget:
     ``(accuracy, "table: cell")``, or None where it publishes none (the embedded subset is
-    MNIST's: MNIST's claims)."""
+    MNIST's: MNIST's claims). A purifier with a ``classifier_name`` gets a cell of that
+    classifier where the document has one."""
     eps = LINF[dataset]
     published_for = "mnist" if dataset == "embedded" else dataset
     found = [p for p in defense.info.published if p.dataset == published_for
              and p.epsilon is not None and p.attack != "none"]  # fmt: skip
+    own = getattr(defense, "classifier_name", None)
+    found = [p for p in found if p.cell.split()[:1] == [own]] or found
     if not found:
         return None
     best = min(found, key=lambda p: (abs(float(p.epsilon) - eps), -p.accuracy))

@@ -110,36 +110,18 @@ def _pairs_recipe(config: ExperimentConfig, models: Mapping[str, nn.Module], n: 
 
 def _pairs(config: ExperimentConfig, models: Mapping[str, nn.Module], x: torch.Tensor,
            y: torch.Tensor, progress: bool) -> tuple[torch.Tensor, torch.Tensor, dict]:  # fmt: skip
-    """``(adversarial, source index, recipe)``: crafted once, then read from ``work_dir``.
+    """``(adversarial, source index, recipe)``: crafted once, then read from ``work_dir``
+    (:func:`~spikedefense.defenses.pairs.cached_pairs`: another recipe's file is refused)."""
+    from ..defenses import cached_pairs, make_training_pairs
 
-    A cache whose recipe differs in any field it records is refused (caches written before a
-    field was recorded are not checked on that field)."""
-    from safetensors.torch import load, save
-
-    from ..defenses import make_training_pairs
-    from ..models.checkpoint import atomic_write_bytes, safetensors_metadata
-
-    path = Path(config.work_dir) / "pairs.safetensors"
     recipe = _pairs_recipe(config, models, len(x))
-    if path.is_file():
-        raw = path.read_bytes()
-        saved = json.loads(safetensors_metadata(raw).get("recipe") or "{}")
-        differ = sorted(k for k in recipe if k in saved and saved[k] != recipe[k])
-        if differ:
-            details = "; ".join(f"{k}: saved {saved[k]!r}, now {recipe[k]!r}" for k in differ)
-            raise ValueError(f"{path} was crafted with another recipe ({details}). "
-                             "Use another work folder or delete the file.")  # fmt: skip
-        cached = load(raw)
-        return cached["adversarial"], cached["source"], recipe
-    pairs = make_training_pairs(
-        list(models.values()), x, y, epsilons=config.pair_epsilons, cw_limit=config.cw_limit,
-        seed=config.evaluation.seed, progress=progress,
-        attack_overrides={k: dict(v) for k, v in config.pair_overrides.items()},
-    )  # fmt: skip
-    tensors = {"adversarial": pairs.adversarial, "source": pairs.source}
-    metadata = {"recipe": json.dumps(recipe, sort_keys=True)}
-    atomic_write_bytes(path, save(tensors, metadata=metadata))
-    return pairs.adversarial, pairs.source, recipe
+    adversarial, source = cached_pairs(
+        Path(config.work_dir) / "pairs.safetensors", recipe,
+        lambda: make_training_pairs(
+            list(models.values()), x, y, epsilons=config.pair_epsilons,
+            cw_limit=config.cw_limit, seed=config.evaluation.seed, progress=progress,
+            attack_overrides={k: dict(v) for k, v in config.pair_overrides.items()}))  # fmt: skip
+    return adversarial, source, recipe
 
 
 def build_defenses(

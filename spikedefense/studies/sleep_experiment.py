@@ -66,6 +66,7 @@ def _sleep_defenses(
 ) -> tuple[dict[str, list[Any]], dict[str, Any]]:
     from ..attacks import stratified_indices
     from ..defenses import DefenseVAE, SleepConfig, defense_vae_sleep
+    from ..defenses.defense_vae_sleep import sleep_run_key
 
     work = Path(config.experiment.work_dir)
     calibration = adversarial[stratified_indices(labels, config.n_calibration, seed=0)]
@@ -80,7 +81,8 @@ def _sleep_defenses(
                 key = (id(awake.vae), seed)
                 tag = awake.name if awake.name == "defense-vae" else f"{awake.name}-{clf}"
                 if key not in slept_by_vae:
-                    run = _run_key(awake.vae, calibration, images, sleep_config, config.percentile)
+                    run = sleep_run_key(awake.vae, calibration, images, sleep_config,
+                                        config.percentile)  # fmt: skip
                     slept, result = defense_vae_sleep(
                         awake,
                         calibration,
@@ -95,26 +97,6 @@ def _sleep_defenses(
                 name = awake.name.replace("defense-vae", "defense-vae-sleep", 1) + f"#s{seed}"
                 added[clf].append(DefenseVAE(slept_by_vae[key], awake.classifier, name))
     return {clf: [*defenses[clf], *added[clf]] for clf in defenses}, results
-
-
-def _run_key(vae: Any, calibration: torch.Tensor, images: torch.Tensor, sleep_config: Any,
-             percentile: float) -> str:  # fmt: skip
-    """12 hex digits naming one sleep run (awake VAE, images, settings; not the backend), so
-    that a run with other models, images or settings gets checkpoints of its own instead of
-    meeting those of an earlier run."""
-    import hashlib
-    import json
-
-    digest = hashlib.sha256()
-    for name, tensor in vae.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    for tensor in (calibration, images):
-        digest.update(repr(tuple(tensor.shape)).encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    settings = {k: v for k, v in sleep_config.to_dict().items() if k != "backend"}
-    digest.update(json.dumps([settings, percentile], sort_keys=True).encode())
-    return digest.hexdigest()[:12]
 
 
 def _write_figures(
