@@ -97,8 +97,6 @@ def build_state(quick: bool, checkpoint: Path = CHECKPOINT) -> tuple[Any, Any, d
     except FileNotFoundError as exc:
         images, _ = load_dataset("embedded", "test")
         notes["images"] = f"embedded MNIST test subset (full MNIST not found: {exc})"
-    torch.manual_seed(SEED)
-    vae = ConvVAE()
     weights = checkpoint.with_suffix(".safetensors")
     if weights.is_file() and not quick:
         from spikedefense.models.checkpoint import load_checkpoint
@@ -111,6 +109,8 @@ def build_state(quick: bool, checkpoint: Path = CHECKPOINT) -> tuple[Any, Any, d
                         f"{vae.latent_dim})")  # fmt: skip
         notes["trained"] = True
     else:
+        torch.manual_seed(SEED)
+        vae = ConvVAE()
         notes["vae"] = (
             "ConvVAE(latent_dim=128), random initialisation (torch seed "
             f"{SEED}): "
