@@ -392,7 +392,7 @@ def _compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
         paths = compare(names, args.dataset, args.out, work, data_dir=args.data_dir, n=args.n,
                         seed=args.seed, command=shlex.join(["spikedefense", *argv]),
                         progress=not args.quiet, tiny=args.tiny, executor=executor,
-                        report_only=args.report_only)  # fmt: skip
+                        report_only=args.report_only, profile=args.profile)  # fmt: skip
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0
@@ -466,6 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--defenses", default=None, metavar="NAME[,NAME...]",
                       help="default: every registered defense that builds by name")
     _add_study_options(comp, "mnist", "leaderboard.md")
+    comp.add_argument("--profile", choices=("full", "demo", "tiny"), default=None,
+                      help="size of the builds and attacks: full (default), demo (small "
+                      "models, minutes), tiny (the same as --tiny)")  # fmt: skip
     comp.set_defaults(run=_compare)
     listing = sub.add_parser("defenses", help="list the registered defenses and their sources")
     listing.set_defaults(run=_defenses)

@@ -81,3 +81,37 @@ def test_claimed_number_is_the_documents_cell_nearest_the_budget() -> None:
     assert (value, cell) == (90.03, "Table 1: fgsm eps 25/255")
     assert claimed_number(Fake(), "mnist") is None
     assert defense_spec("cnn").build is not None
+
+
+def test_a_folder_of_other_settings_is_refused_before_any_build(tmp_path: Path) -> None:
+    out, work = tmp_path / "out", tmp_path / "work"
+    compare(["cnn"], "embedded", str(out), str(work), n=12, tiny=True, progress=False)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(ValueError, match="other settings .*seed 0 there, 1 now"):
+        compare(["cnn"], "embedded", str(out), str(work), n=12, tiny=True, seed=1,
+                progress=False)  # fmt: skip
+    with pytest.raises(ValueError, match="other test images"):
+        compare(["cnn"], "embedded", str(out), str(work), n=20, tiny=True, progress=False)
+    with pytest.raises(ValueError, match="profile 'tiny' there, 'demo' now"):
+        compare(["bicnn"], "embedded", str(out), str(work), n=12, profile="demo",
+                progress=False)  # fmt: skip
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+    assert not (work / "embedded" / "bicnn-seed0.safetensors").exists()
+
+
+def test_profiles_size_the_builds_and_the_attacks() -> None:
+    from spikedefense.defenses import BUILD_EPOCHS, build_epochs
+    from spikedefense.evaluation.compare_units import ATTACK_SETTINGS
+    from spikedefense.evaluation.study_setup import resolve_profile
+
+    assert set(ATTACK_SETTINGS) == set(BUILD_EPOCHS) == {"full", "demo", "tiny"}
+    assert build_epochs("full") is None and build_epochs("tiny") == 1
+    assert ATTACK_SETTINGS["full"] == {}
+    demo, tiny = ATTACK_SETTINGS["demo"], ATTACK_SETTINGS["tiny"]
+    assert all(demo[a]["steps"] > tiny[a]["steps"] for a in ("apgd-ce", "pgd", "pgd-l2"))
+    assert resolve_profile(None, True) == "tiny" and resolve_profile(None, False) == "full"
+    assert resolve_profile("demo", False) == "demo"
+    with pytest.raises(ValueError, match="--profile: expected one of full, demo, tiny"):
+        resolve_profile("huge", False)
+    with pytest.raises(ValueError, match="--tiny contradicts --profile demo"):
+        resolve_profile("demo", True)

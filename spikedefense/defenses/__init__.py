@@ -34,7 +34,8 @@ from .defense_vae_sleep import defense_vae_sleep
 from . import defense_vae_build  # noqa: F401, E402  (registers the Defense-VAE entries)
 from .pairs import (DEFAULT_EPSILONS, PAIR_ATTACKS, TrainingPairs, cached_pairs,
                     make_training_pairs)
-from .registry import BuildContext, DefenseSpec, defense_spec, register, registered_defenses
+from .registry import (BUILD_EPOCHS, BuildContext, DefenseSpec, build_epochs, defense_spec,
+                       register, registered_defenses)
 from .sleep import (
     LayerSleep,
     SleepConfig,
@@ -47,6 +48,7 @@ from .sleep import (
 )
 
 __all__ = [
+    "BUILD_EPOCHS",
     "BaseDefense",
     "BuildContext",
     "ClassifierDefense",
@@ -56,6 +58,7 @@ __all__ = [
     "DefenseSpec",
     "PublishedNumber",
     "SurfaceModule",
+    "build_epochs",
     "check_defense",
     "defense_spec",
     "register",

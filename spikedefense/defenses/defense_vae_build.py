@@ -17,8 +17,9 @@ classifier, C1, with the reproduction profile's sizes (:data:`FULL`):
    :mod:`spikedefense.studies.sleep_experiment` does.
 
 Every step resumes from its checkpoint in ``context.work_dir / "defense-vae"``, so building the
-three entries trains C1, the pairs and the VAE once. With ``context.epochs`` set (tiny runs)
-the sizes are :data:`TINY`'s and the numbers mean nothing.
+three entries trains C1, the pairs and the VAE once. The demo profile's sizes are
+:data:`DEMO`'s (those of ``spikedefense demo``'s own Defense-VAE); otherwise, with
+``context.epochs`` set (tiny runs), they are :data:`TINY`'s and the numbers mean nothing.
 
 Example:
     >>> from spikedefense.defenses import defense_spec
@@ -39,7 +40,7 @@ from .defense_vae import SOURCE, DefenseVAE, finetune_e2e
 from .defense_vae_sleep import defense_vae_sleep, sleep_run_key
 from .registry import BuildContext, DefenseSpec, register
 
-__all__ = ["FULL", "TINY", "BuildSizes", "build_defense_vae", "build_defense_vae_e2e",
+__all__ = ["DEMO", "FULL", "TINY", "BuildSizes", "build_defense_vae", "build_defense_vae_e2e",
            "build_defense_vae_sleep"]  # fmt: skip
 
 CLASSIFIER = "C1"
@@ -64,6 +65,11 @@ class BuildSizes(NamedTuple):
 FULL = BuildSizes(classifier_epochs=5, pair_images=4000, cw_images=600, latent_dim=128,
                   vae_epochs=5, vae_batch_size=16, e2e_images=6000, sleep_images=100,
                   calibration_images=256)  # fmt: skip
+#: The demo build profile: the sizes of the demo's own Defense-VAE
+#: (:func:`spikedefense.studies.profiles.make_sleep_config` ``"demo"``).
+DEMO = BuildSizes(classifier_epochs=3, pair_images=1000, cw_images=100, latent_dim=16,
+                  vae_epochs=3, vae_batch_size=32, e2e_images=2000, sleep_images=50,
+                  calibration_images=128, pair_overrides={"cw": {"steps": 50}})  # fmt: skip
 #: Tiny runs (``context.epochs`` set): the tiny profile's sizes.
 TINY = BuildSizes(classifier_epochs=1, pair_images=100, cw_images=10, latent_dim=16,
                   vae_epochs=1, vae_batch_size=32, e2e_images=200, sleep_images=3,
@@ -79,6 +85,8 @@ class _Awake(NamedTuple):
 
 
 def _sizes(context: BuildContext) -> BuildSizes:
+    if context.profile == "demo":
+        return DEMO
     if context.epochs is None:
         return FULL
     return TINY._replace(classifier_epochs=context.epochs, vae_epochs=context.epochs)

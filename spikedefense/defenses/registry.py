@@ -25,13 +25,29 @@ from typing import Any, NamedTuple
 
 import torch
 
-__all__ = ["BuildContext", "DefenseSpec", "defense_spec", "register", "registered_defenses"]
+__all__ = ["BUILD_EPOCHS", "BuildContext", "DefenseSpec", "build_epochs", "defense_spec",
+           "register", "registered_defenses"]  # fmt: skip
+
+#: Build profiles and the epochs each trains every stage for (None: the defense's own recipe,
+#: its choices made on the validation split). ``demo``: small versions, seconds to a minute
+#: each on 2 cores, default settings (``spikedefense demo``); ``tiny``: smoke tests, numbers
+#: mean nothing.
+BUILD_EPOCHS: dict[str, int | None] = {"full": None, "demo": 3, "tiny": 1}
+
+
+def build_epochs(profile: str) -> int | None:
+    """The epoch override of the build profile ``profile`` (:data:`BUILD_EPOCHS`)."""
+    if profile not in BUILD_EPOCHS:
+        raise ValueError(f"--profile: expected one of {', '.join(BUILD_EPOCHS)}, got {profile!r}")
+    return BUILD_EPOCHS[profile]
 
 
 class BuildContext(NamedTuple):
     """What a builder gets: the dataset, its training part and a validation split held out of
     it (choices are made there, never on test images), where checkpoints go, the seed, an
-    optional override of the training epochs (tiny runs), and whether to show progress."""
+    optional override of the training epochs (demo and tiny runs), whether to show progress,
+    and the build profile (:data:`BUILD_EPOCHS`) for builders whose sizes are more than
+    epochs."""
 
     dataset: str
     train: tuple[torch.Tensor, torch.Tensor]
@@ -40,6 +56,7 @@ class BuildContext(NamedTuple):
     seed: int = 0
     epochs: int | None = None
     progress: bool = True
+    profile: str = "full"
 
 
 class DefenseSpec(NamedTuple):

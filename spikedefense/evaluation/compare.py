@@ -17,7 +17,9 @@ Threat models and attacks (budgets: L∞ :data:`LINF` of the dataset, L2 :data:`
   straight-through where it has one);
 - ``query``: Square (L∞, 1,000 queries) on the deployed scores.
 
-Clean accuracy is measured on the full test set.
+Clean accuracy is measured on the full test set. ``profile`` sizes the whole run: the builds
+(:data:`~spikedefense.defenses.BUILD_EPOCHS`) and the attacks' settings
+(:data:`.compare_units.ATTACK_SETTINGS`; ``full``: every attack at its default budget).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from typing import Any
 
 import torch
 
-from .compare_units import L2, LAYOUT, LINF, TINY, CompareUnit, planned_units, unit_path
+from .compare_units import (ATTACK_SETTINGS, L2, LAYOUT, LINF, CompareUnit, planned_units,
+                            unit_path)
 
 __all__ = ["L2", "LAYOUT", "LINF", "CompareUnit", "compare", "planned_units", "unit_path"]
 
@@ -54,19 +57,29 @@ def _unit_record(unit: CompareUnit, defense: Any, x: torch.Tensor, y: torch.Tens
             "correct": correct, "seed": seed, "command": command, "provenance": provenance()}
 
 
-def _check_layout(out: Path) -> None:
+def _check_folder(out: Path, settings: dict[str, Any]) -> None:
+    """Refuse a folder of another record layout, or of a comparison run with other settings
+    (its records would mix with this run's)."""
     marker = Path(out) / "compare.json"
-    if marker.is_file():
-        found = json.loads(marker.read_text()).get("layout")
-        if found != LAYOUT:
-            raise ValueError(f"--out: {out} holds records of layout {found!r}, this version "
-                             f"writes {LAYOUT}; choose another folder")  # fmt: skip
+    if not marker.is_file():
+        return
+    found = json.loads(marker.read_text())
+    if found.get("layout") != LAYOUT:
+        raise ValueError(f"--out: {out} holds records of layout {found.get('layout')!r}, this "
+                         f"version writes {LAYOUT}; choose another folder")  # fmt: skip
+    differ = [f"{key} {found[key]!r} there, {value!r} now" for key, value in settings.items()
+              if key in found and found[key] != value and key != "indices"]  # fmt: skip
+    if "indices" in found and found["indices"] != settings["indices"]:
+        differ.append("other test images")
+    if differ:
+        raise ValueError(f"--out: {out} holds a comparison run with other settings "
+                         f"({'; '.join(differ)}); choose another folder")  # fmt: skip
 
 
 def compare(names: Sequence[str], dataset: str, out: str, work: str, *,
             data_dir: str | None = None, n: int = 1000, seed: int = 0, command: str = "",
             progress: bool = True, tiny: bool = False, executor: Any = None,
-            report_only: bool = False) -> dict[str, Path]:  # fmt: skip
+            report_only: bool = False, profile: str | None = None) -> dict[str, Path]:  # fmt: skip
     """Build, attack and write the leaderboard (module docstring); the paths written."""
     from tqdm.auto import tqdm
 
@@ -74,8 +87,9 @@ def compare(names: Sequence[str], dataset: str, out: str, work: str, *,
     from ..defenses import defense_spec
     from .compare_report import write_leaderboard
     from .executor import InProcessExecutor
-    from .study_setup import evaluation_indices, study_context
+    from .study_setup import evaluation_indices, resolve_profile, study_context
 
+    profile = resolve_profile(profile, tiny)
     if dataset not in LINF:
         raise ValueError(f"--dataset: expected one of {', '.join(LINF)}, got {dataset!r}")
     specs = [defense_spec(name) for name in names]  # an unknown name fails here
@@ -83,16 +97,16 @@ def compare(names: Sequence[str], dataset: str, out: str, work: str, *,
     if missing:
         raise ValueError(f"--defenses: {', '.join(missing)} cannot be built by name (their "
                          "experiment builds them); leave them out")  # fmt: skip
-    _check_layout(Path(out))
     context, x_test, y_test = study_context(dataset, work, data_dir=data_dir, seed=seed,
-                                            tiny=tiny, progress=progress)  # fmt: skip
-    defenses = {s.name: s.build(context) for s in specs if s.build is not None}
+                                            profile=profile, progress=progress)  # fmt: skip
     keep = evaluation_indices(y_test, n, seed)
     images, labels = x_test[keep], y_test[keep]
+    settings = {"dataset": dataset, "n": len(keep), "indices": keep.tolist(), "seed": seed,
+                "profile": profile}  # fmt: skip
+    _check_folder(Path(out), settings)
+    defenses = {s.name: s.build(context) for s in specs if s.build is not None}
     Path(out).mkdir(parents=True, exist_ok=True)
-    atomic_write_text(Path(out) / "compare.json", json.dumps(
-        {"layout": LAYOUT, "dataset": dataset, "n": len(keep), "indices": keep.tolist(),
-         "seed": seed}))  # fmt: skip
+    atomic_write_text(Path(out) / "compare.json", json.dumps({"layout": LAYOUT, **settings}))
     clean_path = Path(out) / "clean.json"
     clean = json.loads(clean_path.read_text()) if clean_path.is_file() else {}
     for name, defense in defenses.items():
@@ -102,7 +116,7 @@ def compare(names: Sequence[str], dataset: str, out: str, work: str, *,
             clean[name] = {"accuracy": 100.0 * right / len(y_test), "n": len(y_test)}
             atomic_write_text(clean_path, json.dumps(clean, indent=1))
     units = planned_units(list(defenses.values()), dataset, len(keep))
-    overrides = TINY if tiny else {}
+    overrides = ATTACK_SETTINGS[profile]
     todo = [(u, defenses[u.defense], images[u.start : u.stop], labels[u.start : u.stop], seed,
              overrides, command)
             for u in units if not unit_path(Path(out), u).is_file()]  # fmt: skip

@@ -7,14 +7,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-__all__ = ["L2", "LAYOUT", "LINF", "SHARD", "TINY", "CompareUnit", "planned_units", "unit_path"]
+__all__ = ["ATTACK_SETTINGS", "DEMO", "L2", "LAYOUT", "LINF", "SHARD", "TINY", "CompareUnit",
+           "planned_units", "unit_path"]  # fmt: skip
 
 LINF = {"mnist": 0.3, "fashion-mnist": 0.1, "embedded": 0.3}
 L2 = {"mnist": 1.5, "fashion-mnist": 1.5, "embedded": 1.5}
 SHARD = 250
+#: Attack settings of the demo profile (``spikedefense demo``: minutes on 2 cores).
+DEMO = {"apgd-ce": {"steps": 20}, "apgd-dlr": {"steps": 20}, "pgd": {"steps": 10},
+        "pgd-l2": {"steps": 10}, "square": {"n_queries": 100}}  # fmt: skip
 #: Attack settings of the tiny profile (tests, smoke runs); the full run uses the defaults.
 TINY = {"apgd-ce": {"steps": 3}, "apgd-dlr": {"steps": 3}, "pgd": {"steps": 3},
         "pgd-l2": {"steps": 3}, "square": {"n_queries": 5}}  # fmt: skip
+#: Build profile -> attack settings (:data:`spikedefense.defenses.BUILD_EPOCHS` names them).
+ATTACK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {"full": {}, "demo": DEMO, "tiny": TINY}
 #: Version of the record layout; a folder written by another is refused.
 LAYOUT = 1
 
