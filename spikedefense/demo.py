@@ -3,9 +3,14 @@
 Trains a target classifier (C1) and a Defense-VAE (latent 16) on the packaged 5,000-image MNIST
 subset, crafts adversarial pairs, sleeps the VAE on the spiking core (seed 000 Table 3), and
 evaluates Defense-VAE with and without sleep (gray-box FGSM / RAND+FGSM / CW, adaptive PGD, an ε
-sweep). Writes to ``out``:
+sweep). Then trains small versions of all four defenses of the source documents and the
+calibration baselines (:data:`LEADERBOARD`) and compares them under one protocol
+(:func:`spikedefense.evaluation.compare.compare`, profile ``demo``; ``tiny`` with ``quick``).
+Writes to ``out``:
 
-- ``report.md``: what ran, the with/without-sleep table, what the sleep did per layer, figures;
+- ``report.md``: what ran, the with/without-sleep table, what the sleep did per layer, the mini
+  leaderboard (claimed / the document's protocol / adaptive worst case), figures;
+- ``leaderboard/``: the comparison's records, ``leaderboard.{md,json,csv,png}``;
 - ``results.json``: every record of the harness (white-box and black-box tables);
 - ``weights.png``, ``raster.png``, ``reconstructions.png``, ``accuracy_vs_epsilon.png``;
 - the harness's own tables (``whitebox.md`` ...), ``sleep_summary.*`` and ``sleep_report.json``.
@@ -25,7 +30,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run_demo"]
+__all__ = ["LEADERBOARD", "run_demo"]
+
+#: The mini leaderboard's defenses: the calibration baselines, then the source documents'.
+LEADERBOARD = ("cnn", "bicnn", "adv-train", "defense-vae", "defense-vae-sleep", "dim", "bidim",
+               "memory-defense", "hebbian")  # fmt: skip
 
 
 def _sleep_lines(report: dict[str, Any]) -> list[str]:
@@ -65,13 +74,22 @@ def _attacks_line(ev: Any) -> str:
     return ran + (f". Not run here: {', '.join(skipped)}." if skipped else ".")
 
 
+def _leaderboard_lines(board: Path) -> list[str]:
+    """The leaderboard's explanation, table and figure, for the report."""
+    text = board.read_text().split("\n")
+    body = [line for line in text[1:] if not line.startswith("Command:")]
+    return ["## Mini leaderboard: all four defenses and the calibration baselines", "", *body,
+            "![leaderboard](leaderboard/leaderboard.png)", "",
+            "Records, JSON and CSV: [leaderboard/](leaderboard/leaderboard.md).", ""]  # fmt: skip
+
+
 def _report(out: Path, config: Any, seconds: float) -> str:
     summary = (out / "sleep_summary.md").read_text().split("\n", 1)[1].strip()
     reports = json.loads((out / "sleep_report.json").read_text())
     first = reports[sorted(reports)[0]]
     ev = config.experiment.evaluation
     lines = [
-        "# spikedefense demo: Defense-VAE with and without sleep",
+        "# spikedefense demo: Defense-VAE with and without sleep, and every defense compared",
         "",
         f"Embedded MNIST subset; classifier C1; {ev.n_attack} attacked test images; sleep seeds "
         f"{list(config.sleep_seeds)}, {config.n_sleep} sleep images per VAE; "
@@ -108,6 +126,7 @@ def _report(out: Path, config: Any, seconds: float) -> str:
         "Full tables with threat models and sanity checks: [whitebox.md](whitebox.md), "
         "[blackbox.md](blackbox.md), [sweep.md](sweep.md).",
         "",
+        *_leaderboard_lines(out / "leaderboard" / "leaderboard.md"),
     ]
     return "\n".join(lines)
 
@@ -125,6 +144,7 @@ def run_demo(
     from dataclasses import replace
 
     from ._atomic import atomic_write_text
+    from .evaluation.compare import compare
     from .evaluation.records import read_json
     from .studies.profiles import make_sleep_config
     from .studies.sleep_experiment import run_sleep_experiment
@@ -156,6 +176,11 @@ def run_demo(
     paths["results.json"] = atomic_write_text(
         folder / "results.json", json.dumps(records, indent=1)
     )
+    board = compare(LEADERBOARD, "embedded", str(folder / "leaderboard"),
+                    str(folder / ".work" / "compare"), n=50 if quick else 200, seed=seed,
+                    command=command, progress=progress,
+                    profile="tiny" if quick else "demo")  # fmt: skip
+    paths.update({f"leaderboard/{p.name}": p for p in board.values()})
     seconds = time.perf_counter() - began
     paths["report.md"] = atomic_write_text(folder / "report.md", _report(folder, config, seconds))
     return paths

@@ -43,6 +43,14 @@ def test_demo_quick_writes_the_report_folder(tmp_path):
     assert all(0.0 <= r["accuracy"] <= 100.0 and r["command"] for r in records)
     report = (out / "report.md").read_text()
     assert "Def-VAE-Sleep" in report and "What the sleep did" in report
+    # The mini leaderboard: every defense of the four documents and the baselines, every row run.
+    from spikedefense.demo import LEADERBOARD
+
+    board = json.loads((out / "leaderboard" / "leaderboard.json").read_text())
+    assert [e["defense"] for e in board["entries"]] == list(LEADERBOARD)
+    assert all(e["rows_done"] == e["rows_planned"] > 0 for e in board["entries"])
+    assert board["profile"] == "tiny" and (out / "leaderboard" / "leaderboard.png").is_file()
+    assert "Mini leaderboard" in report and "| memory-defense |" in report
     # Sleep changed the VAE: the weight histograms file has before and after for S1..S4.
     sleep = json.loads((out / "sleep_report.json").read_text())["defense-vae#s0"]
     assert all(sleep["layers"][n]["weight_change"]["max_abs"] > 0 for n in ("S1", "S2", "S3"))

@@ -129,4 +129,4 @@ def compare(names: Sequence[str], dataset: str, out: str, work: str, *,
             atomic_write_text(path, json.dumps(record))
             bar.update(1)
         bar.close()
-    return write_leaderboard(Path(out), defenses, clean, units, dataset, command)
+    return write_leaderboard(Path(out), defenses, clean, units, dataset, command, profile)

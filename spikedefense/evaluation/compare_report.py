@@ -93,10 +93,22 @@ def _plot(entries: list[dict[str, Any]], path: Path) -> Path:
         plt.close(fig)
 
 
+def _profile_line(profile: str) -> str:
+    from ..defenses import build_epochs
+    from .compare_units import ATTACK_SETTINGS
+
+    settings = "; ".join(f"{attack} {', '.join(f'{k} {v}' for k, v in changed.items())}"
+                         for attack, changed in ATTACK_SETTINGS[profile].items())  # fmt: skip
+    return (f"**Profile `{profile}`**: every model trained {build_epochs(profile)} epoch(s) per "
+            f"stage with default settings, attacks cut to {settings}. The numbers show the "
+            "pipeline at work, not the defenses' strength; the full profile is the comparison.")
+
+
 def write_leaderboard(out: Path, defenses: Mapping[str, Any], clean: Mapping[str, Any],
-                      units: Sequence[CompareUnit], dataset: str,
-                      command: str) -> dict[str, Path]:  # fmt: skip
-    """Write the leaderboard files from the unit records under ``out``."""
+                      units: Sequence[CompareUnit], dataset: str, command: str,
+                      profile: str = "full") -> dict[str, Path]:  # fmt: skip
+    """Write the leaderboard files from the unit records under ``out``; a ``profile`` other
+    than ``full`` is stated with its epochs and attack settings."""
     from .._atomic import atomic_write_text
 
     entries = []
@@ -130,6 +142,8 @@ def write_leaderboard(out: Path, defenses: Mapping[str, Any], clean: Mapping[str
              "protocol − worst case.", "",
              "| defense | clean | claimed | document's protocol | worst case (L∞) | gap | "
              "worst case (L2 1.5) | rows |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    if profile != "full":
+        lines[2:2] = [_profile_line(profile), ""]
     for e in entries:
         claimed = "—" if e["claimed"] is None else f"{e['claimed']:g} ({e['claimed_cell']})"
         gap = "—" if e["gap"] is None else f"{e['gap']:+.1f}"
@@ -150,7 +164,8 @@ def write_leaderboard(out: Path, defenses: Mapping[str, Any], clean: Mapping[str
     paths = {f"leaderboard_{ext}": Path(out) / f"leaderboard.{ext}" for ext in ("json", "csv",
                                                                               "md")}  # fmt: skip
     atomic_write_text(paths["leaderboard_json"], json.dumps(
-        {"dataset": dataset, "epsilon": eps, "command": command, "entries": entries}, indent=1))
+        {"dataset": dataset, "epsilon": eps, "command": command, "profile": profile,
+         "entries": entries}, indent=1))  # fmt: skip
     atomic_write_text(paths["leaderboard_csv"], buffer.getvalue())
     atomic_write_text(paths["leaderboard_md"], "\n".join(lines))
     if entries:
