@@ -115,3 +115,30 @@ def test_profiles_size_the_builds_and_the_attacks() -> None:
         resolve_profile("huge", False)
     with pytest.raises(ValueError, match="--tiny contradicts --profile demo"):
         resolve_profile("demo", True)
+
+
+def test_prebuilt_defenses_are_used_instead_of_their_builds(tmp_path: Path) -> None:
+    import torch
+    from torch import nn
+
+    from spikedefense.defenses.cnn import calibration_defense
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    mine = calibration_defense("cnn", model)
+    out, work = tmp_path / "out", tmp_path / "work"
+    with pytest.raises(ValueError, match="prebuilt: bicnn .*expected defenses of --defenses"):
+        compare(["cnn"], "embedded", str(out), str(work), n=12, tiny=True, progress=False,
+                prebuilt={"bicnn": mine})  # fmt: skip
+    with pytest.raises(ValueError, match="prebuilt: cnn \\(named 'bicnn'\\)"):
+        compare(["cnn"], "embedded", str(out), str(work), n=12, tiny=True, progress=False,
+                prebuilt={"cnn": calibration_defense("bicnn", model)})  # fmt: skip
+    assert not out.exists()
+    compare(["cnn"], "embedded", str(out), str(work), n=12, tiny=True, progress=False,
+            prebuilt={"cnn": mine})  # fmt: skip
+    assert not list((work / "embedded").glob("cnn-seed0*"))  # nothing trained
+    clean = json.loads((out / "clean.json").read_text())["cnn"]["accuracy"]
+    from spikedefense.data import load_dataset
+
+    x, y = load_dataset("embedded", "test")
+    assert clean == pytest.approx(100.0 * float((mine.predict(x) == y).float().mean()))

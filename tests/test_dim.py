@@ -234,3 +234,26 @@ def test_ablation_table_has_the_l2_and_linf_rows_with_the_documents_numbers(
     assert json.loads(paths["table2_json"].read_text())["summary"]["dim"]["rows"]
     with pytest.raises(ValueError, match="table: expected 1 or 2"):
         render_table(tmp_path, 4, clean, {}, table=3)
+
+
+def test_the_demo_profile_trains_dim_with_its_own_settings(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from spikedefense.data import load_dataset
+    from spikedefense.defenses import BuildContext, defense_spec
+    from spikedefense.defenses.dim import DEMO_SETTINGS
+    from spikedefense.models import dim_train
+
+    seen = []
+    real = dim_train.train_dim
+
+    def recording(*args, **kwargs):
+        seen.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dim_train, "train_dim", recording)
+    x, y = load_dataset("embedded", "train")
+    context = BuildContext("embedded", (x[:100], y[:100]), (x[100:130], y[100:130]), tmp_path,
+                           epochs=3, progress=False, profile="demo")  # fmt: skip
+    check_defense(defense_spec("dim").build(context), x[:4])
+    assert seen == [DEMO_SETTINGS] and DEMO_SETTINGS.batch_size == 32
+    assert not (tmp_path / "dim-seed0" / "noise.json").exists()  # no choice at the demo size

@@ -36,10 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from ..models.dim import DIM
+from ..models.dim_train import DIMSettings
 from .base import ClassifierDefense, PublishedNumber
 from .registry import BuildContext, DefenseSpec, register
 
-__all__ = ["PUBLISHED", "SOURCE", "bidim_defense", "dim_defense", "internal_models_defense",
+__all__ = ["DEMO_SETTINGS", "PUBLISHED", "SOURCE", "bidim_defense", "dim_defense", "internal_models_defense",
            "trained_dim"]
 
 SOURCE = "001_4f5aa5983270a187.txt (Denoised Internal Models)"
@@ -62,6 +63,13 @@ PUBLISHED = {
                                "linf all attacks": 78.0, "l2 all attacks": 45.0,
                                "l1 all attacks": 65.0, "l0 all attacks": 53.0}),
 }  # fmt: skip
+
+
+#: The demo build profile's training (``spikedefense demo``): batches of 32, one denoiser and
+#: two internal-model epochs, the default noise level. On the embedded subset's 4,500 training
+#: images it reaches about 62 % clean accuracy in under a minute, where three epochs at the
+#: full run's batch of 128 reach about 51 % in twice the time.
+DEMO_SETTINGS = DIMSettings(denoiser_epochs=1, internal_epochs=2, batch_size=32)
 
 
 def dim_defense(dim: Any) -> ClassifierDefense:
@@ -94,16 +102,19 @@ def trained_dim(context: BuildContext, denoiser: bool = True) -> Any:
     ``denoiser=False``: the Internal Models without denoiser, at the same noise level.
 
     The noise level is chosen on the validation split first (stored in ``noise.json``); a
-    context with an epoch override (tiny runs) skips that choice and uses the default level.
+    context with an epoch override (tiny runs) skips that choice and uses the default level,
+    and the demo profile trains with :data:`DEMO_SETTINGS`.
     """
     from .._atomic import atomic_write_text
-    from ..models.dim_train import DIMSettings, choose_noise, train_dim
+    from ..models.dim_train import choose_noise, train_dim
 
     folder = Path(context.work_dir) / f"dim-seed{context.seed}"
     folder.mkdir(parents=True, exist_ok=True)
     x, y = context.train
     settings = DIMSettings()
-    if context.epochs is not None:
+    if context.profile == "demo":
+        settings = DEMO_SETTINGS
+    elif context.epochs is not None:
         settings = settings._replace(denoiser_epochs=context.epochs,
                                      internal_epochs=context.epochs)  # fmt: skip
     else:

@@ -25,7 +25,7 @@ Clean accuracy is measured on the full test set. ``profile`` sizes the whole run
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +79,12 @@ def _check_folder(out: Path, settings: dict[str, Any]) -> None:
 def compare(names: Sequence[str], dataset: str, out: str, work: str, *,
             data_dir: str | None = None, n: int = 1000, seed: int = 0, command: str = "",
             progress: bool = True, tiny: bool = False, executor: Any = None,
-            report_only: bool = False, profile: str | None = None) -> dict[str, Path]:  # fmt: skip
-    """Build, attack and write the leaderboard (module docstring); the paths written."""
+            report_only: bool = False, profile: str | None = None,
+            prebuilt: Mapping[str, Any] | None = None) -> dict[str, Path]:  # fmt: skip
+    """Build, attack and write the leaderboard (module docstring); the paths written.
+
+    ``prebuilt``: defenses the caller built already (by registered name, each under that name,
+    e.g. the demo's own Defense-VAE and its sleep); they are used instead of their builds."""
     from tqdm.auto import tqdm
 
     from .._atomic import atomic_write_text
@@ -93,6 +97,11 @@ def compare(names: Sequence[str], dataset: str, out: str, work: str, *,
     if dataset not in LINF:
         raise ValueError(f"--dataset: expected one of {', '.join(LINF)}, got {dataset!r}")
     specs = [defense_spec(name) for name in names]  # an unknown name fails here
+    foreign = [f"{key} (named {d.name!r})" for key, d in (prebuilt or {}).items()
+               if key not in names or d.name != key]  # fmt: skip
+    if foreign:
+        raise ValueError(f"prebuilt: {', '.join(foreign)}: expected defenses of --defenses, "
+                         "each named as its registry entry")  # fmt: skip
     missing = [s.name for s in specs if s.build is None]
     if missing:
         raise ValueError(f"--defenses: {', '.join(missing)} cannot be built by name (their "
@@ -104,7 +113,9 @@ def compare(names: Sequence[str], dataset: str, out: str, work: str, *,
     settings = {"dataset": dataset, "n": len(keep), "indices": keep.tolist(), "seed": seed,
                 "profile": profile}  # fmt: skip
     _check_folder(Path(out), settings)
-    defenses = {s.name: s.build(context) for s in specs if s.build is not None}
+    prebuilt = dict(prebuilt or {})
+    defenses = {s.name: prebuilt[s.name] if s.name in prebuilt else s.build(context)
+                for s in specs if s.build is not None}  # fmt: skip
     Path(out).mkdir(parents=True, exist_ok=True)
     atomic_write_text(Path(out) / "compare.json", json.dumps({"layout": LAYOUT, **settings}))
     clean_path = Path(out) / "clean.json"

@@ -134,12 +134,12 @@ def make_sleep_config(profile: str, dataset: str, out_dir: str, work_dir: str, *
         return replace(base, **changes) if changes else base
     quick = profile == "quick"
     ev = _sleep_evaluation(
-        dataset, seed, command, n_attack=200 if quick else 500,
+        dataset, seed, command, n_attack=200 if quick else 300,
         attack_overrides={"pgd": {"steps": 5 if quick else 10, "alpha": 0.05},
                           "cw": {"steps": 20 if quick else 50}},
         graybox_other_attacks=("fgsm", "rand-fgsm"), substitute=None,
         sweep_epsilons=(0.1, 0.3, 0.5) if quick else (0.1, 0.2, 0.3, 0.5),
-        n_sweep=50 if quick else 100, sweep_steps=5 if quick else 10,
+        n_sweep=50, sweep_steps=5 if quick else 10,
     )  # fmt: skip
     awake = ExperimentConfig(
         ev, out_dir, work_dir, classifiers=("C1",),

@@ -35,6 +35,7 @@ __all__ = [
     "SleepExperimentConfig",
     "base_defense",
     "run_sleep_experiment",
+    "sleep_experiment_defenses",
     "summarise_sleep",
     "write_sleep_figures",
     "write_sleep_summary",
@@ -165,16 +166,35 @@ def _write_figures(
     plt.close("all")
 
 
-def write_sleep_figures(config: SleepExperimentConfig, *, progress: bool = True) -> None:
-    """Only step 4's figures, from the checkpoints of a finished run (nothing is evaluated)."""
+def _built(config: SleepExperimentConfig, progress: bool) -> tuple[Any, ...]:
+    """``(prepared experiment, every pipeline per classifier, sleep results, sleep seconds)``,
+    trained or read from the checkpoints."""
+    import time
+
     exp = config.experiment
     ready = prepare(exp, progress)
-    (x_train, y_train), (x_test, y_test) = ready["train"], ready["test"]
+    x_train, y_train = ready["train"]
     adversarial, source, _ = _pairs(exp, ready["models"], x_train[: exp.pair_limit],
                                  y_train[: exp.pair_limit], progress)  # fmt: skip
+    began = time.perf_counter()
     everything, results = _sleep_defenses(config, ready["defenses"], adversarial,
                                           y_train[source], progress)  # fmt: skip
-    _write_figures(Path(exp.out_dir), config, everything, results, x_test, y_test,
+    return ready, everything, results, time.perf_counter() - began
+
+
+def sleep_experiment_defenses(config: SleepExperimentConfig, *,
+                              progress: bool = True) -> dict[str, list[Any]]:  # fmt: skip
+    """Every pipeline of the experiment, per classifier: the awake Defense-VAE (and E2E), and
+    each of them slept once per seed (``defense-vae-sleep#s<seed>``); from the checkpoints of a
+    run (what is missing is trained)."""
+    return _built(config, progress)[1]
+
+
+def write_sleep_figures(config: SleepExperimentConfig, *, progress: bool = True) -> None:
+    """Only step 4's figures, from the checkpoints of a finished run (nothing is evaluated)."""
+    ready, everything, results, _ = _built(config, progress)
+    x_test, y_test = ready["test"]
+    _write_figures(Path(config.experiment.out_dir), config, everything, results, x_test, y_test,
                    ready["models"])  # fmt: skip
 
 
@@ -182,23 +202,16 @@ def run_sleep_experiment(
     config: SleepExperimentConfig, *, progress: bool = True
 ) -> dict[str, Path]:
     """Run the module docstring's steps; returns the written files by kind."""
-    import time
-
     from .._atomic import atomic_write_text
     from ..evaluation.harness import evaluate
     from .experiment import write_results
 
     exp = config.experiment
     ev = exp.evaluation
-    ready = prepare(exp, progress)
-    (x_train, y_train), (x_test, y_test) = ready["train"], ready["test"]
-    models, defenses, logs = ready["models"], ready["defenses"], ready["logs"]
-    adversarial, source, _ = _pairs(
-        exp, models, x_train[: exp.pair_limit], y_train[: exp.pair_limit], progress
-    )
-    began = time.perf_counter()
-    everything, results = _sleep_defenses(config, defenses, adversarial, y_train[source], progress)
-    logs["sleep"] = {"seconds": time.perf_counter() - began, "config": config.to_dict()}
+    ready, everything, results, seconds = _built(config, progress)
+    x_test, y_test = ready["test"]
+    models, logs = ready["models"], ready["logs"]
+    logs["sleep"] = {"seconds": seconds, "config": config.to_dict()}
     progress_file = Path(exp.work_dir) / "sleep-evaluation-progress.json"
     result = evaluate(models, everything, x_test, y_test, ev, progress=progress,
                       checkpoint=progress_file)  # fmt: skip
