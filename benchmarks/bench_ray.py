@@ -7,18 +7,18 @@ Usage::
 Writes ``DIR/bench_ray.json`` and ``DIR/bench_ray.md`` (default DIR: bench-results). CPU.
 
 Workload: the attack units of a comparison on the embedded MNIST subset (:data:`DEFENSES`,
-profile ``demo``: its models, its attack settings; ``--quick``: ``tiny``; :data:`SIZES` test
-images, shards of 250).
-The defenses are built once before any timing (``compare(..., report_only=True)`` in a folder
-of its own), so both runs time only their attack units (and their clean accuracy, the same work
-on both sides). In-process: one process, torch's default threads. Ray: a local cluster of
-``--workers`` CPUs started inside the timed call (its start-up is reported apart), one task per
-unit. The two runs write to separate folders; their per-image records must be equal.
+built once with the ``demo`` profile before any timing, then given to ``compare`` as
+``prebuilt``), attacked at the full profile's settings (APGD 100 steps, Square 1,000 queries:
+units of seconds, as in a real comparison) on :data:`SIZES` test images in shards of 250;
+``--quick``: the ``tiny`` profile and tiny attacks. In-process: one process, torch's default
+threads. Ray: a local cluster of ``--workers`` CPUs started inside the timed call (its start-up
+is reported apart), one task per unit, each worker single-threaded. The two runs write to
+separate folders; their per-image records must be equal.
 
-Projection to N workers (no more than the units): the in-process executor's per-unit seconds
-are scheduled greedily, longest first, onto N workers, plus the measured cluster start-up and
-the driver's own time (building nothing, shipping each unit's images): an estimate of what a
-cluster of N single-CPU workers like these would take, not a measurement.
+Projection to N workers (no more than the units): the seconds each unit took on a Ray worker
+(its first unit there includes the worker's imports) scheduled greedily, longest first, onto N
+workers, plus the measured start-up and the driver's time: an estimate of a cluster of N
+single-CPU workers like these, not a measurement.
 """
 
 from __future__ import annotations
@@ -39,12 +39,12 @@ from bench_common import provenance, record_end_state, write_report  # noqa: E40
 
 DEFAULT_OUT = "bench-results"
 DEFENSES = ("cnn", "bicnn", "adv-train", "hebbian")
-SIZES = {"full": {"n": 500, "profile": "demo"}, "quick": {"n": 20, "profile": "tiny"}}
+SIZES = {"full": {"n": 250, "profile": "full"}, "quick": {"n": 20, "profile": "tiny"}}
 PROJECT = (1, 2, 4, 8, 16, 32)
 
 
 class _TimedInProcess:
-    """The in-process executor, timing each unit (for the projection)."""
+    """The in-process executor, timing each unit."""
 
     name = "local"
 
@@ -62,6 +62,31 @@ class _TimedInProcess:
         return None
 
 
+def _timed_unit(*unit: Any) -> tuple[Any, float]:
+    from spikedefense.evaluation.compare import _unit_record
+
+    start = time.perf_counter()
+    record = _unit_record(*unit)
+    return record, time.perf_counter() - start
+
+
+class _TimedRay:
+    """A Ray executor whose tasks report how long each unit ran on its worker."""
+
+    name = "ray"
+
+    def __init__(self, executor: Any) -> None:
+        self.executor, self.seconds = executor, []
+
+    def map(self, fn: Any, units: Any) -> Any:
+        for unit, (record, seconds) in self.executor.map(_timed_unit, units):
+            self.seconds.append(seconds)
+            yield unit, record
+
+    def close(self) -> None:
+        self.executor.close()
+
+
 def _records(out: Path) -> dict[str, list[bool]]:
     return {str(p.relative_to(out)): json.loads(p.read_text())["correct"]
             for p in sorted((out / "records").rglob("*.json"))}  # fmt: skip
@@ -76,19 +101,22 @@ def _schedule(unit_seconds: list[float], workers: int) -> float:
 
 
 def run(n: int, profile: str, workers: int, work: Path, scratch: Path) -> dict[str, Any]:
+    from spikedefense.defenses import defense_spec
     from spikedefense.evaluation.compare import compare
     from spikedefense.evaluation.executor import RayExecutor
+    from spikedefense.evaluation.study_setup import study_context
 
-    common = {"n": n, "profile": profile, "progress": False}
-    compare(list(DEFENSES), "embedded", str(scratch / "build"), str(work), report_only=True,
-            **common)  # fmt: skip
+    context, _, _ = study_context("embedded", str(work), profile="tiny" if profile == "tiny"
+                                  else "demo", progress=False)  # fmt: skip
+    prebuilt = {name: defense_spec(name).build(context) for name in DEFENSES}
+    common = {"n": n, "profile": profile, "progress": False, "prebuilt": prebuilt}
     local = _TimedInProcess()
     start = time.perf_counter()
     compare(list(DEFENSES), "embedded", str(scratch / "local"), str(work), executor=local,
             **common)  # fmt: skip
     local_s = time.perf_counter() - start
     start = time.perf_counter()
-    ray = RayExecutor(num_cpus=workers)
+    ray = _TimedRay(RayExecutor(num_cpus=workers))
     startup_s = time.perf_counter() - start
     try:
         compare(list(DEFENSES), "embedded", str(scratch / "ray"), str(work), executor=ray,
@@ -97,14 +125,15 @@ def run(n: int, profile: str, workers: int, work: Path, scratch: Path) -> dict[s
         ray.close()
     ray_s = time.perf_counter() - start
     units = len(local.seconds)
-    driver_s = max(local_s - sum(local.seconds), 0.0)
-    projected = {str(k): startup_s + driver_s + _schedule(local.seconds, k)
+    driver_s = max(ray_s - startup_s - _schedule(ray.seconds, workers), 0.0)
+    projected = {str(k): startup_s + driver_s + _schedule(ray.seconds, k)
                  for k in PROJECT if k <= units}  # fmt: skip
     return {
-        "defenses": list(DEFENSES), "n": n, "profile": profile, "units": units, "workers": workers,
-        "in_process_s": local_s, "ray_s": ray_s, "ray_startup_s": startup_s,
+        "defenses": list(DEFENSES), "n": n, "profile": profile, "units": units,
+        "workers": workers, "in_process_s": local_s, "ray_s": ray_s, "ray_startup_s": startup_s,
         "speedup": local_s / ray_s, "speedup_without_startup": local_s / (ray_s - startup_s),
-        "unit_seconds": sorted(local.seconds), "driver_s": driver_s,
+        "unit_seconds_in_process": local.seconds, "unit_seconds_ray": ray.seconds,
+        "driver_s": driver_s,
         "records_equal": _records(scratch / "local") == _records(scratch / "ray"),
         "projected_s": projected,
     }  # fmt: skip
@@ -119,10 +148,9 @@ def markdown(result: dict[str, Any], report: dict[str, Any]) -> str:
         f"{machine['cpu_model']}, {machine['cpu_count']} CPUs; load average "
         f"{machine['load_average_at_start']} at the start, {machine['load_average_at_end']} "
         f"at the end. Command: `{report['provenance']['command']}`", "",
-        f"Workload: the attack units of `compare --profile {result['profile']}` on the "
-        "embedded subset, "
-        f"{', '.join(result['defenses'])}, {result['n']} test images: {result['units']} units "
-        "(models built before timing).", "",
+        f"Workload: the attack units of `compare` (attacks of the {result['profile']} "
+        f"profile) on the embedded subset, {', '.join(result['defenses'])} (small models, "
+        f"built before timing), {result['n']} test images: {result['units']} units.", "",
         "| executor | seconds | speed-up |", "|---|---|---|",
         f"| in process | {result['in_process_s']:.1f} | 1.00× |",
         f"| Ray, local cluster of {result['workers']} CPUs (start-up "
@@ -131,8 +159,9 @@ def markdown(result: dict[str, Any], report: dict[str, Any]) -> str:
         f"| the same without the start-up | {result['ray_s'] - result['ray_startup_s']:.1f} | "
         f"{result['speedup_without_startup']:.2f}× |", "",
         f"Per-image records of the two runs equal: **{result['records_equal']}**.", "",
-        "Projected for N single-CPU workers (the in-process per-unit seconds scheduled longest "
-        "first, plus the measured start-up and driver time; an estimate, not a measurement):",
+        "Projected for N single-CPU workers (the seconds of each unit on a Ray worker scheduled "
+        "longest first, plus the measured start-up and driver time; an estimate, not a "
+        "measurement):",
         "", "| workers | seconds | speed-up over in process |", "|---|---|---|", rows, "",
     ])  # fmt: skip
 

@@ -23,7 +23,7 @@ def test_bench_ray_quick_writes_equal_records_and_a_projection(tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr[-4000:]
     result = json.loads((tmp_path / "bench_ray.json").read_text())["result"]
     assert result["records_equal"] is True
-    assert result["units"] == len(result["unit_seconds"]) >= 4 * 6
+    assert result["units"] == len(result["unit_seconds_ray"]) >= 4 * 6
     assert result["in_process_s"] > 0 and result["ray_s"] > result["ray_startup_s"] > 0
     assert set(result["projected_s"]) == {"1", "2", "4", "8", "16"}
     assert "Projected for N single-CPU workers" in (tmp_path / "bench_ray.md").read_text()

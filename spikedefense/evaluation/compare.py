@@ -45,6 +45,9 @@ def _unit_record(unit: CompareUnit, defense: Any, x: torch.Tensor, y: torch.Tens
     from ..defenses import SurfaceModule
     from .harness import DeployedScores
 
+    import time
+
+    began = time.perf_counter()
     model = {"document": defense.classifier, "adaptive": SurfaceModule(defense),
              "query": DeployedScores(defense)}[unit.threat]  # fmt: skip
     attack = make_attack(unit.attack, unit.epsilon, seed=seed, **overrides.get(unit.attack, {}))
@@ -54,7 +57,8 @@ def _unit_record(unit: CompareUnit, defense: Any, x: torch.Tensor, y: torch.Tens
                "adaptive": defense.info.surrogate or "the deployed model (differentiable)",
                "query": "the deployed scores, no gradients"}[unit.threat]  # fmt: skip
     return {**unit._asdict(), "layout": LAYOUT, "params": attack.params, "surface": surface,
-            "correct": correct, "seed": seed, "command": command, "provenance": provenance()}
+            "correct": correct, "seed": seed, "command": command, "provenance": provenance(),
+            "seconds": time.perf_counter() - began}  # fmt: skip
 
 
 def _check_folder(out: Path, settings: dict[str, Any]) -> None:
