@@ -8,7 +8,9 @@ functions; tensors and modules pickle).
 - :class:`InProcessExecutor` (``"local"``, the default): one unit after another, here.
 - :class:`RayExecutor` (``"ray"``): each unit a Ray task (``max_retries`` retries when its
   worker dies), on the cluster at ``address`` or a local one started for the run. Needs the
-  optional extra: ``pip install "spikedefense[distributed]"``.
+  optional extra: ``pip install "spikedefense[distributed]"``. Each task gets one CPU, and Ray
+  runs it with one PyTorch thread: its records equal an in-process run's on one thread (with
+  more threads the order of float reductions differs, and an image on the edge can flip).
 
 Example:
     >>> done = dict(make_executor("local").map(pow, [(2, 3), (3, 2)]))
