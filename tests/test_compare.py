@@ -142,3 +142,24 @@ def test_prebuilt_defenses_are_used_instead_of_their_builds(tmp_path: Path) -> N
 
     x, y = load_dataset("embedded", "test")
     assert clean == pytest.approx(100.0 * float((mine.predict(x) == y).float().mean()))
+
+
+def test_clean_accuracies_written_by_another_run_meanwhile_are_kept(tmp_path: Path) -> None:
+    import torch
+    from torch import nn
+
+    from spikedefense.defenses.cnn import calibration_defense
+
+    out = tmp_path / "out"
+    torch.manual_seed(0)
+    mine = calibration_defense("cnn", nn.Sequential(nn.Flatten(), nn.Linear(784, 10)))
+    predict = mine.predict
+
+    def predict_while_another_run_writes(x):  # type: ignore[no-untyped-def]
+        (out / "clean.json").write_text(json.dumps({"other": {"accuracy": 50.0, "n": 1}}))
+        return predict(x)
+
+    mine.predict = predict_while_another_run_writes  # type: ignore[method-assign]
+    compare(["cnn"], "embedded", str(out), str(tmp_path / "work"), n=12, tiny=True,
+            progress=False, prebuilt={"cnn": mine}, report_only=True)  # fmt: skip
+    assert set(json.loads((out / "clean.json").read_text())) == {"other", "cnn"}

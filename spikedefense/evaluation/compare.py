@@ -61,6 +61,10 @@ def _unit_record(unit: CompareUnit, defense: Any, x: torch.Tensor, y: torch.Tens
             "seconds": time.perf_counter() - began}  # fmt: skip
 
 
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def _check_folder(out: Path, settings: dict[str, Any]) -> None:
     """Refuse a folder of another record layout, or of a comparison run with other settings
     (its records would mix with this run's)."""
@@ -123,12 +127,14 @@ def compare(names: Sequence[str], dataset: str, out: str, work: str, *,
     Path(out).mkdir(parents=True, exist_ok=True)
     atomic_write_text(Path(out) / "compare.json", json.dumps({"layout": LAYOUT, **settings}))
     clean_path = Path(out) / "clean.json"
-    clean = json.loads(clean_path.read_text()) if clean_path.is_file() else {}
+    clean = _read_json(clean_path)
     for name, defense in defenses.items():
         if name not in clean:
             right = sum(int((defense.predict(x_test[i : i + 500]) == y_test[i : i + 500]).sum())
                         for i in range(0, len(y_test), 500))  # fmt: skip
-            clean[name] = {"accuracy": 100.0 * right / len(y_test), "n": len(y_test)}
+            # merged with what is there now: another run into this folder may have added some
+            clean = {**_read_json(clean_path), **clean,
+                     name: {"accuracy": 100.0 * right / len(y_test), "n": len(y_test)}}
             atomic_write_text(clean_path, json.dumps(clean, indent=1))
     units = planned_units(list(defenses.values()), dataset, len(keep))
     overrides = ATTACK_SETTINGS[profile]
