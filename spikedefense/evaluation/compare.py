@@ -68,10 +68,9 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _check_folder(out: Path, settings: dict[str, Any]) -> None:
     """Refuse a folder of another record layout, or of a comparison run with other settings
     (its records would mix with this run's)."""
-    marker = Path(out) / "compare.json"
-    if not marker.is_file():
+    found = _read_json(Path(out) / "compare.json")
+    if not found:
         return
-    found = json.loads(marker.read_text())
     if found.get("layout") != LAYOUT:
         raise ValueError(f"--out: {out} holds records of layout {found.get('layout')!r}, this "
                          f"version writes {LAYOUT}; choose another folder")  # fmt: skip
