@@ -43,53 +43,13 @@ SIZES = {"full": {"n": 250, "profile": "full"}, "quick": {"n": 20, "profile": "t
 PROJECT = (1, 2, 4, 8, 16, 32)
 
 
-class _TimedInProcess:
-    """The in-process executor, timing each unit."""
-
-    name = "local"
-
-    def __init__(self) -> None:
-        self.seconds: list[float] = []
-
-    def map(self, fn: Any, units: Any) -> Any:
-        for unit in units:
-            start = time.perf_counter()
-            result = fn(*unit)
-            self.seconds.append(time.perf_counter() - start)
-            yield unit, result
-
-    def close(self) -> None:
-        return None
-
-
-def _timed_unit(*unit: Any) -> tuple[Any, float]:
-    from spikedefense.evaluation.compare import _unit_record
-
-    start = time.perf_counter()
-    record = _unit_record(*unit)
-    return record, time.perf_counter() - start
-
-
-class _TimedRay:
-    """A Ray executor whose tasks report how long each unit ran on its worker."""
-
-    name = "ray"
-
-    def __init__(self, executor: Any) -> None:
-        self.executor, self.seconds = executor, []
-
-    def map(self, fn: Any, units: Any) -> Any:
-        for unit, (record, seconds) in self.executor.map(_timed_unit, units):
-            self.seconds.append(seconds)
-            yield unit, record
-
-    def close(self) -> None:
-        self.executor.close()
-
-
-def _records(out: Path) -> dict[str, list[bool]]:
-    return {str(p.relative_to(out)): json.loads(p.read_text())["correct"]
+def _records(out: Path) -> dict[str, dict[str, Any]]:
+    return {str(p.relative_to(out)): json.loads(p.read_text())
             for p in sorted((out / "records").rglob("*.json"))}  # fmt: skip
+
+
+def _correct(records: dict[str, dict[str, Any]]) -> dict[str, list[bool]]:
+    return {name: record["correct"] for name, record in records.items()}
 
 
 def _schedule(unit_seconds: list[float], workers: int) -> float:
@@ -110,13 +70,11 @@ def run(n: int, profile: str, workers: int, work: Path, scratch: Path) -> dict[s
                                   else "demo", progress=False)  # fmt: skip
     prebuilt = {name: defense_spec(name).build(context) for name in DEFENSES}
     common = {"n": n, "profile": profile, "progress": False, "prebuilt": prebuilt}
-    local = _TimedInProcess()
     start = time.perf_counter()
-    compare(list(DEFENSES), "embedded", str(scratch / "local"), str(work), executor=local,
-            **common)  # fmt: skip
+    compare(list(DEFENSES), "embedded", str(scratch / "local"), str(work), **common)
     local_s = time.perf_counter() - start
     start = time.perf_counter()
-    ray = _TimedRay(RayExecutor(num_cpus=workers))
+    ray = RayExecutor(num_cpus=workers)
     startup_s = time.perf_counter() - start
     try:
         compare(list(DEFENSES), "embedded", str(scratch / "ray"), str(work), executor=ray,
@@ -124,17 +82,19 @@ def run(n: int, profile: str, workers: int, work: Path, scratch: Path) -> dict[s
     finally:
         ray.close()
     ray_s = time.perf_counter() - start
-    units = len(local.seconds)
-    driver_s = max(ray_s - startup_s - _schedule(ray.seconds, workers), 0.0)
-    projected = {str(k): startup_s + driver_s + _schedule(ray.seconds, k)
+    local, remote = _records(scratch / "local"), _records(scratch / "ray")
+    local_seconds = [r["seconds"] for r in local.values()]
+    ray_seconds = [r["seconds"] for r in remote.values()]  # each as timed on its worker
+    units = len(local)
+    driver_s = max(ray_s - startup_s - _schedule(ray_seconds, workers), 0.0)
+    projected = {str(k): startup_s + driver_s + _schedule(ray_seconds, k)
                  for k in PROJECT if k <= units}  # fmt: skip
     return {
         "defenses": list(DEFENSES), "n": n, "profile": profile, "units": units,
         "workers": workers, "in_process_s": local_s, "ray_s": ray_s, "ray_startup_s": startup_s,
         "speedup": local_s / ray_s, "speedup_without_startup": local_s / (ray_s - startup_s),
-        "unit_seconds_in_process": local.seconds, "unit_seconds_ray": ray.seconds,
-        "driver_s": driver_s,
-        "records_equal": _records(scratch / "local") == _records(scratch / "ray"),
+        "unit_seconds_in_process": local_seconds, "unit_seconds_ray": ray_seconds,
+        "driver_s": driver_s, "records_equal": _correct(local) == _correct(remote),
         "projected_s": projected,
     }  # fmt: skip
 

@@ -14,8 +14,8 @@ SCRIPT = ("import numpy as np; from spikedefense.kernels import lif_run, LIFPara
 
 
 def _compile_in_subprocess(env: dict[str, str]) -> None:
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("NUMBA_CACHE_DIR", "SPIKEDEFENSE_CACHE_DIR", "XDG_CACHE_HOME")}  # fmt: skip
+    ours = ("NUMBA_CACHE_DIR", "SPIKEDEFENSE_CACHE_DIR", "XDG_CACHE_HOME")
+    clean = {k: v for k, v in os.environ.items() if k not in ours}
     subprocess.run([sys.executable, "-c", SCRIPT], env={**clean, **env}, check=True)
 
 

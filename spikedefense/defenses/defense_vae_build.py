@@ -133,8 +133,8 @@ def _train_awake(context: BuildContext, work: Path) -> _Awake:
     n = min(sizes.pair_images, len(x))
     recipe = {"dataset": context.dataset, "n": n, "classifiers": [CLASSIFIER],
               "classifier_epochs": {CLASSIFIER: sizes.classifier_epochs},
-              "epsilons": list(DEFAULT_EPSILONS), "cw_limit": sizes.cw_images, "seed": seed, "overrides": sizes.pair_overrides,
-              "train_n": len(x)}  # fmt: skip
+              "epsilons": list(DEFAULT_EPSILONS), "cw_limit": sizes.cw_images, "seed": seed,
+              "overrides": sizes.pair_overrides, "train_n": len(x)}  # fmt: skip
     adversarial, source = cached_pairs(
         work / "pairs.safetensors", recipe,
         lambda: make_training_pairs(classifier, x[:n], y[:n], cw_limit=sizes.cw_images,

@@ -40,8 +40,8 @@ from ..models.dim_train import DIMSettings
 from .base import ClassifierDefense, PublishedNumber
 from .registry import BuildContext, DefenseSpec, register
 
-__all__ = ["DEMO_SETTINGS", "PUBLISHED", "SOURCE", "bidim_defense", "dim_defense", "internal_models_defense",
-           "trained_dim"]
+__all__ = ["DEMO_SETTINGS", "PUBLISHED", "SOURCE", "bidim_defense", "dim_defense",
+           "internal_models_defense", "trained_dim"]  # fmt: skip
 
 SOURCE = "001_4f5aa5983270a187.txt (Denoised Internal Models)"
 

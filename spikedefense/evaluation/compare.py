@@ -25,14 +25,14 @@ Clean accuracy is measured on the full test set. ``profile`` sizes the whole run
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .compare_units import (ATTACK_SETTINGS, L2, LAYOUT, LINF, CompareUnit, planned_units,
-                            unit_path)
+from .compare_units import ATTACK_SETTINGS, L2, LAYOUT, LINF, CompareUnit, planned_units, unit_path
 
 __all__ = ["L2", "LAYOUT", "LINF", "CompareUnit", "compare", "planned_units", "unit_path"]
 
@@ -44,8 +44,6 @@ def _unit_record(unit: CompareUnit, defense: Any, x: torch.Tensor, y: torch.Tens
     from ..attacks import make_attack
     from ..defenses import SurfaceModule
     from .harness import DeployedScores
-
-    import time
 
     began = time.perf_counter()
     model = {"document": defense.classifier, "adaptive": SurfaceModule(defense),
@@ -74,10 +72,9 @@ def _check_folder(out: Path, settings: dict[str, Any]) -> None:
     if found.get("layout") != LAYOUT:
         raise ValueError(f"--out: {out} holds records of layout {found.get('layout')!r}, this "
                          f"version writes {LAYOUT}; choose another folder")  # fmt: skip
-    differ = [f"{key} {found[key]!r} there, {value!r} now" for key, value in settings.items()
-              if key in found and found[key] != value and key != "indices"]  # fmt: skip
-    if "indices" in found and found["indices"] != settings["indices"]:
-        differ.append("other test images")
+    differ = ["other test images" if key == "indices" else f"{key} {found[key]!r} there, "
+              f"{value!r} now" for key, value in settings.items()
+              if key in found and found[key] != value]  # fmt: skip
     if differ:
         raise ValueError(f"--out: {out} holds a comparison run with other settings "
                          f"({'; '.join(differ)}); choose another folder")  # fmt: skip
@@ -104,7 +101,8 @@ def compare(names: Sequence[str], dataset: str, out: str, work: str, *,
     if dataset not in LINF:
         raise ValueError(f"--dataset: expected one of {', '.join(LINF)}, got {dataset!r}")
     specs = [defense_spec(name) for name in names]  # an unknown name fails here
-    foreign = [f"{key} (named {d.name!r})" for key, d in (prebuilt or {}).items()
+    prebuilt = dict(prebuilt or {})
+    foreign = [f"{key} (named {d.name!r})" for key, d in prebuilt.items()
                if key not in names or d.name != key]  # fmt: skip
     if foreign:
         raise ValueError(f"prebuilt: {', '.join(foreign)}: expected defenses of --defenses, "
@@ -120,7 +118,6 @@ def compare(names: Sequence[str], dataset: str, out: str, work: str, *,
     settings = {"dataset": dataset, "n": len(keep), "indices": keep.tolist(), "seed": seed,
                 "profile": profile}  # fmt: skip
     _check_folder(Path(out), settings)
-    prebuilt = dict(prebuilt or {})
     defenses = {s.name: prebuilt[s.name] if s.name in prebuilt else s.build(context)
                 for s in specs if s.build is not None}  # fmt: skip
     Path(out).mkdir(parents=True, exist_ok=True)

@@ -99,9 +99,10 @@ def _profile_line(profile: str) -> str:
 
     settings = "; ".join(f"{attack} {', '.join(f'{k} {v}' for k, v in changed.items())}"
                          for attack, changed in ATTACK_SETTINGS[profile].items())  # fmt: skip
-    return (f"**Profile `{profile}`**: every model trained {build_epochs(profile)} epoch(s) per "
-            f"stage with default settings, attacks cut to {settings}. The numbers show the "
-            "pipeline at work, not the defenses' strength; the full profile is the comparison.")
+    return (f"**Profile `{profile}`**: small models ({build_epochs(profile)} epoch(s) per stage "
+            "where a defense has no sizes of its own for this profile; no choices made on the "
+            f"validation split), attacks cut to {settings}. The numbers show the pipeline at "
+            "work, not the defenses' strength; the full profile is the comparison.")
 
 
 def write_leaderboard(out: Path, defenses: Mapping[str, Any], clean: Mapping[str, Any],
