@@ -117,6 +117,17 @@ def test_profiles_size_the_builds_and_the_attacks() -> None:
         resolve_profile("demo", True)
 
 
+def test_the_cli_offers_every_build_profile() -> None:
+    import argparse
+
+    from spikedefense.cli import build_parser
+    from spikedefense.defenses import BUILD_EPOCHS
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    profile = next(a for a in commands.choices["compare"]._actions if a.dest == "profile")
+    assert tuple(profile.choices) == tuple(BUILD_EPOCHS)
+
+
 def test_prebuilt_defenses_are_used_instead_of_their_builds(tmp_path: Path) -> None:
     import torch
     from torch import nn

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-from . import adv_train, bicnn, cnn, dim, hebbian, memory, spiking_dim  # noqa: F401  (they register themselves)
 from .base import (
     BaseDefense,
     ClassifierDefense,
@@ -31,11 +30,22 @@ from .base import (
 )
 from .defense_vae import DefenseVAE, PurifiedClassifier, finetune_e2e
 from .defense_vae_sleep import defense_vae_sleep
-from . import defense_vae_build  # noqa: F401, E402  (registers the Defense-VAE entries)
-from .pairs import (DEFAULT_EPSILONS, PAIR_ATTACKS, TrainingPairs, cached_pairs,
-                    make_training_pairs)
-from .registry import (BUILD_EPOCHS, BuildContext, DefenseSpec, build_epochs, defense_spec,
-                       register, registered_defenses)
+from .pairs import (
+    DEFAULT_EPSILONS,
+    PAIR_ATTACKS,
+    TrainingPairs,
+    cached_pairs,
+    make_training_pairs,
+)
+from .registry import (
+    BUILD_EPOCHS,
+    BuildContext,
+    DefenseSpec,
+    build_epochs,
+    defense_spec,
+    register,
+    registered_defenses,
+)
 from .sleep import (
     LayerSleep,
     SleepConfig,
@@ -46,6 +56,12 @@ from .sleep import (
     sleep,
     sleep_step,
 )
+
+# isort: off
+# The defenses register themselves on import, in the order `spikedefense defenses` lists them.
+from . import adv_train, bicnn, cnn, dim, hebbian, memory, spiking_dim  # noqa: F401
+from . import defense_vae_build  # noqa: F401
+# isort: on
 
 __all__ = [
     "BUILD_EPOCHS",

@@ -124,8 +124,9 @@ def make_training_pairs(
     return TrainingPairs(torch.cat(chunks), torch.cat(sources), kinds)
 
 
-def cached_pairs(path: str | Path, recipe: Mapping[str, Any],
-                 craft: Callable[[], TrainingPairs]) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def cached_pairs(
+    path: str | Path, recipe: Mapping[str, Any], craft: Callable[[], TrainingPairs]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(adversarial, source)``: read from ``path`` when it holds the pairs of ``recipe`` (a
     JSON-able description of what they depend on), else ``craft()``'s, written there atomically.
 
