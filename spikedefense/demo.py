@@ -162,7 +162,7 @@ def run_demo(
     from dataclasses import replace
 
     from ._atomic import atomic_write_text
-    from .evaluation.compare import compare
+    from .evaluation.compare import check_folder, compare
     from .evaluation.records import read_json
     from .studies.profiles import make_sleep_config
     from .studies.sleep_experiment import run_sleep_experiment
@@ -175,6 +175,9 @@ def run_demo(
         resolve_backend("cuda")
     began = time.perf_counter()
     folder = Path(out)
+    board_settings: dict[str, Any] = {"n": 50 if quick else 100, "seed": seed,
+                                      "profile": "tiny" if quick else "demo"}  # fmt: skip
+    check_folder(str(folder / "leaderboard"), "embedded", **board_settings)  # before any work
     config = make_sleep_config(
         "quick" if quick else "demo",
         "embedded",
@@ -195,9 +198,8 @@ def run_demo(
         folder / "results.json", json.dumps(records, indent=1)
     )
     board = compare(LEADERBOARD, "embedded", str(folder / "leaderboard"),
-                    str(folder / ".work" / "compare"), n=50 if quick else 100, seed=seed,
-                    command=command, progress=progress, profile="tiny" if quick else "demo",
-                    prebuilt=_own_defense_vae(config))  # fmt: skip
+                    str(folder / ".work" / "compare"), command=command, progress=progress,
+                    prebuilt=_own_defense_vae(config), **board_settings)  # fmt: skip
     paths.update({f"leaderboard/{p.name}": p for p in board.values()})
     seconds = time.perf_counter() - began
     paths["report.md"] = atomic_write_text(folder / "report.md", _report(folder, config, seconds))

@@ -64,3 +64,15 @@ def test_cli_sleep_options_are_checked(tmp_path):
     assert bad.returncode == 2 and "a-file" in bad.stderr and "Traceback" not in bad.stderr
     bad = _cli("evaluate", "--sleep", "--profile", "reference", "--out", str(tmp_path))
     assert bad.returncode == 2 and "--profile" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_demo_folder_of_the_other_size_is_refused_before_any_work(tmp_path):
+    from spikedefense.demo import run_demo
+    from spikedefense.evaluation.compare import LAYOUT
+
+    board = tmp_path / "leaderboard"
+    board.mkdir()
+    (board / "compare.json").write_text(json.dumps({"layout": LAYOUT, "profile": "demo"}))
+    with pytest.raises(ValueError, match="profile 'demo' there, 'tiny' now"):
+        run_demo(str(tmp_path), quick=True, progress=False)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["compare.json", "leaderboard"]

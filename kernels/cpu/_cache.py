@@ -42,7 +42,7 @@ class KernelCacheLocator(caching.UserProvidedCacheLocator):
 
     @classmethod
     def from_function(cls, py_func: Any, py_file: str) -> Any:
-        if config.CACHE_DIR or Path(py_file).resolve().parent != _SOURCES:
+        if getattr(config, "CACHE_DIR", "") or Path(py_file).resolve().parent != _SOURCES:
             return None
         return super(caching.UserProvidedCacheLocator, cls).from_function(py_func, py_file)
 

@@ -223,9 +223,9 @@ def _synapse(name: str, node: Any, kind: str, shape: tuple[int, ...]
         if weight.ndim != 4 or weight.shape[1] != shape[0] or weight.shape[2] != weight.shape[3]:
             raise ValueError(f"node {name!r} (Conv2d): weight {list(weight.shape)} does not fit "
                              f"the signal of shape {list(shape)} (square kernels only)")
-        given = getattr(node, "input_shape", None)
-        if given is not None and tuple(int(v) for v in np.asarray(given).reshape(-1)) != shape[1:]:
-            raise ValueError(f"node {name!r} (Conv2d): input_shape {list(_shape(given))} but "
+        declared = getattr(node, "input_shape", None)
+        if declared is not None and _shape(declared) != shape[1:]:
+            raise ValueError(f"node {name!r} (Conv2d): input_shape {list(_shape(declared))} but "
                              f"the signal reaching it has shape {list(shape)}")  # fmt: skip
         if _pair(name, "dilation", node.dilation) != 1 or int(node.groups) != 1:
             raise ValueError(f"node {name!r} (Conv2d): dilation {node.dilation}, groups "

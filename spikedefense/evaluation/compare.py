@@ -33,8 +33,10 @@ from typing import Any
 import torch
 
 from .compare_units import ATTACK_SETTINGS, L2, LAYOUT, LINF, CompareUnit, planned_units, unit_path
+from .study_setup import evaluation_indices
 
-__all__ = ["L2", "LAYOUT", "LINF", "CompareUnit", "compare", "planned_units", "unit_path"]
+__all__ = ["L2", "LAYOUT", "LINF", "CompareUnit", "check_folder", "compare", "planned_units",
+           "unit_path"]  # fmt: skip
 
 
 def _unit_record(unit: CompareUnit, defense: Any, x: torch.Tensor, y: torch.Tensor,
@@ -63,6 +65,14 @@ def _read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def _settings(dataset: str, labels: Any, n: int, seed: int, profile: str) -> dict[str, Any]:
+    """What a results folder's records depend on (``compare.json``); the evaluation images are
+    ``n`` stratified positions of the test ``labels``."""
+    keep = evaluation_indices(labels, n, seed)
+    return {"dataset": dataset, "n": len(keep), "indices": keep.tolist(), "seed": seed,
+            "profile": profile}  # fmt: skip
+
+
 def _check_folder(out: Path, settings: dict[str, Any]) -> None:
     """Refuse a folder of another record layout, or of a comparison run with other settings
     (its records would mix with this run's)."""
@@ -80,6 +90,16 @@ def _check_folder(out: Path, settings: dict[str, Any]) -> None:
                          f"({'; '.join(differ)}); choose another folder")  # fmt: skip
 
 
+def check_folder(out: str, dataset: str, *, n: int = 1000, seed: int = 0,
+                 profile: str = "full", data_dir: str | None = None) -> None:  # fmt: skip
+    """Refuse ``out`` as :func:`compare` would with these settings, without building anything
+    (for callers with other work to do first, such as the demo)."""
+    from ..data import load_dataset
+
+    _, labels = load_dataset(dataset, "test", data_dir)
+    _check_folder(Path(out), _settings(dataset, labels, n, seed, profile))
+
+
 def compare(names: Sequence[str], dataset: str, out: str, work: str, *,
             data_dir: str | None = None, n: int = 1000, seed: int = 0, command: str = "",
             progress: bool = True, tiny: bool = False, executor: Any = None,
@@ -95,7 +115,7 @@ def compare(names: Sequence[str], dataset: str, out: str, work: str, *,
     from ..defenses import defense_spec
     from .compare_report import write_leaderboard
     from .executor import InProcessExecutor
-    from .study_setup import evaluation_indices, resolve_profile, study_context
+    from .study_setup import resolve_profile, study_context
 
     profile = resolve_profile(profile, tiny)
     if dataset not in LINF:
@@ -113,11 +133,10 @@ def compare(names: Sequence[str], dataset: str, out: str, work: str, *,
                          "experiment builds them); leave them out")  # fmt: skip
     context, x_test, y_test = study_context(dataset, work, data_dir=data_dir, seed=seed,
                                             profile=profile, progress=progress)  # fmt: skip
-    keep = evaluation_indices(y_test, n, seed)
-    images, labels = x_test[keep], y_test[keep]
-    settings = {"dataset": dataset, "n": len(keep), "indices": keep.tolist(), "seed": seed,
-                "profile": profile}  # fmt: skip
+    settings = _settings(dataset, y_test, n, seed, profile)
     _check_folder(Path(out), settings)
+    keep = settings["indices"]
+    images, labels = x_test[keep], y_test[keep]
     defenses = {s.name: prebuilt[s.name] if s.name in prebuilt else s.build(context)
                 for s in specs if s.build is not None}  # fmt: skip
     Path(out).mkdir(parents=True, exist_ok=True)

@@ -96,7 +96,8 @@ def train_calibration_model(
     recipe: dict[str, Any] = dict(RECIPES[kind])
     if epochs is not None:
         recipe["epochs"] = epochs
-    model = make_calibration_model(kind, tuple(images.shape[1:]))
+    c, h, w = images.shape[1:]
+    model = make_calibration_model(kind, (c, h, w))
     val_x, val_y = validation
     common: dict[str, Any] = {"seed": seed, "checkpoint": checkpoint, "progress": progress,
                               "desc": kind}

@@ -75,7 +75,7 @@ def check_image_shape(image_shape: object, name: str = "image_shape") -> tuple[i
         raise ValueError(f"{name}: expected one of {', '.join(map(str, IMAGE_SHAPES))} as "
                          "(C, H, W) (Table 4's Fashion-MNIST and CIFAR-10 models), got "
                          f"{image_shape!r}")  # fmt: skip
-    return shape  # type: ignore[return-value]
+    return shape
 
 
 def latent_size(image_shape: tuple[int, int, int] = (1, 28, 28)) -> int:

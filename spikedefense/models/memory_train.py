@@ -168,7 +168,8 @@ def train_selector(images: torch.Tensor, labels: torch.Tensor,
     from .small_cnn import make_small_cnn
 
     torch.manual_seed(seed)
-    model = make_small_cnn(tuple(images.shape[1:]))
+    c, h, w = images.shape[1:]
+    model = make_small_cnn((c, h, w))
     history = train_adversarial(model, images, labels, epsilon=epsilon, validation=validation,
                                 method="pgd", steps=10, epochs=epochs, batch_size=100, lr=2e-3,
                                 benign=True, seed=seed, checkpoint=checkpoint,

@@ -209,24 +209,24 @@ def neuron_run(currents: np.ndarray, neuron: Neuron, *, backend: str = "cpu") ->
         params = LIFParams(beta=float(neuron.beta), threshold=theta, reset=neuron.reset)
         spikes, _ = lif_run(j, params, backend=backend)
         return spikes
-    beta, theta = np.float32(neuron.beta), np.float32(neuron.threshold)
+    beta32, theta32 = np.float32(neuron.beta), np.float32(neuron.threshold)
     v = np.zeros(j.shape[1:], np.float32)
     if neuron.kind == "li":
         out = np.empty_like(j)
         for t in range(len(j)):
-            v = beta * v + j[t]
+            v = beta32 * v + j[t]
             out[t] = v
         return out
     spikes = np.empty(j.shape, np.uint8)
     fired = np.zeros(j.shape[1:], bool)
     for t in range(len(j)):
-        v = beta * v + j[t]
+        v = beta32 * v + j[t]
         if neuron.reset == "subtract_delayed":
-            v = np.where(fired, v - theta, v)  # snnTorch: (beta * v + I) - reset * threshold
-        fired = v > theta if neuron.strict else v >= theta
+            v = np.where(fired, v - theta32, v)  # snnTorch: (beta32 * v + I) - reset * threshold
+        fired = v > theta32 if neuron.strict else v >= theta32
         spikes[t] = fired
         if neuron.reset == "subtract":
-            v = np.where(fired, v - theta, v)
+            v = np.where(fired, v - theta32, v)
     return spikes
 
 
