@@ -83,3 +83,18 @@ def test_report_rewrites_the_sleep_summary_from_the_records(tmp_path):
     write_json(records[:2], awake / "whitebox.json")
     assert "sleep_summary.md" not in render_folder(awake)
     assert not (awake / "sleep_summary.md").exists()
+
+
+@pytest.mark.parametrize("profile, sizes", [("demo", "DEMO"), ("reproduction", "FULL")])
+def test_builds_by_name_train_what_the_experiment_profile_trains(profile, sizes):
+    from spikedefense.defenses import defense_vae_build
+
+    config = make_sleep_config(profile, "mnist", "out", "work")
+    awake = config.experiment
+    assert getattr(defense_vae_build, sizes) == defense_vae_build.BuildSizes(
+        classifier_epochs=awake.classifier_epochs["C1"], pair_images=awake.pair_limit,
+        cw_images=awake.cw_limit, latent_dim=awake.latent_dim, vae_epochs=awake.vae_epochs,
+        vae_batch_size=awake.vae_batch_size, e2e_images=awake.e2e_limit,
+        sleep_images=config.n_sleep, calibration_images=config.n_calibration,
+        pair_overrides=dict(awake.pair_overrides),
+    )
