@@ -46,7 +46,9 @@ FAST: dict[str, dict[str, Any]] = {
     "cw-strong": {"steps": 50, "lr": 0.1, "search_steps": 2},
     "apgd-ce": {"steps": 10},
     "apgd-dlr": {"steps": 10},
+    "apgd-l2": {"steps": 10},
     "square": {"n_queries": 100},
+    "square-l2": {"n_queries": 100},
     "hopskipjump": {"steps": 3, "initial_gradient_eval_steps": 20, "max_gradient_eval_steps": 50},
 }
 
@@ -126,7 +128,7 @@ def assert_untouched(model: nn.Module, state: dict[str, torch.Tensor], modes: li
 def test_fast_settings_cover_registry() -> None:
     assert set(FAST) == set(ATTACKS)
     assert {"fgsm", "rand-fgsm", "bim", "pgd", "cw", "cw-strong"} <= set(ATTACKS)
-    assert {"apgd-ce", "apgd-dlr", "square"} <= set(ATTACKS)
+    assert {"apgd-ce", "apgd-dlr", "square", "apgd-l2", "square-l2"} <= set(ATTACKS)
 
 
 @pytest.mark.parametrize("name", ATTACKS)
@@ -137,7 +139,7 @@ def test_attack_contract(name: str, model: nn.Module, batch: tuple[torch.Tensor,
     state, modes = snapshot(net), flags(net)
     rng_state = torch.get_rng_state()
 
-    eps = L2_EPS if name == "pgd-l2" else EPS  # an L2 ball of the L∞ radius moves nothing
+    eps = L2_EPS if make_attack(name, EPS).bounded_l2 else EPS  # an L2 ball of radius 0.3 is tiny
     attack = make_attack(name, eps, seed=1, **FAST[name])
     adv = attack(net, images, labels, batch_size=40)  # two batches
 
@@ -169,7 +171,7 @@ def test_params_record_everything(name: str) -> None:
     assert params["attack"] == attack.name == name
     assert params["epsilon"] == attack.epsilon == 0.25
     assert params["seed"] == 7 and params["norm"] == attack.norm
-    assert attack.norm == ("L2" if name.startswith("cw") or name == "pgd-l2" else "Linf")
+    assert attack.norm == ("L2" if name.startswith("cw") or name.endswith("-l2") else "Linf")
     overridden = make_attack(name, 0.25, **FAST[name])
     for key, value in FAST[name].items():
         assert overridden.params[key] == value
@@ -188,6 +190,8 @@ def test_documented_defaults() -> None:
     assert make_attack("bim", 0.2).params["alpha"] == pytest.approx(0.02)
     assert make_attack("apgd-dlr", 0.3).params["steps"] == 100
     assert make_attack("square", 0.3).params["n_queries"] == 1000
+    assert make_attack("square-l2", 1.5).params["n_queries"] == 1000
+    assert make_attack("apgd-l2", 1.5).params["steps"] == 100
     assert make_attack("rand-fgsm", 0.3).params["alpha"] == 0.05
     # Small eps: alpha falls to eps / 2 so the gradient step stays positive.
     assert make_attack("rand-fgsm", 0.04).params["alpha"] == pytest.approx(0.02)

@@ -20,7 +20,7 @@ def test_compare_writes_a_leaderboard_and_resumes(tmp_path: Path) -> None:
     names = [e["defense"] for e in board["entries"]]
     assert names == ["cnn", "bicnn"]
     for entry in board["entries"]:
-        assert entry["rows_done"] == entry["rows_planned"] == 6
+        assert entry["rows_done"] == entry["rows_planned"] == 8
         worst, document = entry["worst_case"], entry["document_protocol"]
         assert worst["n"] == 12 and worst["accuracy"] <= document["accuracy"]
         assert entry["gap"] == pytest.approx(document["accuracy"] - worst["accuracy"])

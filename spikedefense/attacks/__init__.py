@@ -9,6 +9,7 @@ model in eval mode with frozen parameters, is seeded and leaves the caller's RNG
   L∞ gradient attacks; ``"square"``: L∞ score-based black-box; ``"hopskipjump"``: L∞
   decision-based black-box (foolbox);
 - ``"pgd-l2"``: L2 PGD (``epsilon`` an L2 budget; at ``√d`` unbounded, the harness's check);
+  ``"apgd-l2"``: APGD-CE in L2; ``"square-l2"``: Square in L2 (score-based black-box);
 - ``"cw"``, ``"cw-strong"``: Carlini-Wagner L2 (not ε-bounded; ``epsilon`` is recorded only).
 
 Adaptive-attack tools (docs/EVALUATION.md §2): :class:`BPDA` (straight-through / surrogate

@@ -1,4 +1,4 @@
-"""APGD: auto-PGD with cross-entropy or DLR loss, L∞ (torchattacks implementation).
+"""APGD: auto-PGD with cross-entropy or DLR loss, L∞, and with cross-entropy in L2 (torchattacks).
 
 Paper: Croce & Hein, "Reliable evaluation of adversarial robustness with an ensemble of
 diverse parameter-free attacks", ICML 2020 (the AutoAttack components APGD-CE / APGD-DLR).
@@ -8,8 +8,10 @@ Step size starts at 2ε and is halved when progress stalls (checkpoints at fract
 only shrink or saturate logits (needs >= 3 classes). Images the attack does not break are
 returned unchanged (torchattacks' ``perturb(cheap=True)``).
 
-Parameters (via ``make_attack("apgd-ce" | "apgd-dlr", epsilon, seed=0, **overrides)``):
-    epsilon: L∞ budget, pixel units of images in [0, 1].
+``"apgd-l2"`` is APGD-CE in the L2 ball ``‖x' − x‖₂ ≤ ε`` (the L2 component of AutoAttack).
+
+Parameters (via ``make_attack("apgd-ce" | "apgd-dlr" | "apgd-l2", epsilon, seed=0, **overrides)``):
+    epsilon: L∞ budget (``apgd-l2``: L2 budget), pixel units of images in [0, 1].
     steps: iterations per restart (default 100).
     n_restarts: random restarts (default 1).
     eot_iter: gradient samples averaged per step for stochastic models (default 1; or wrap
@@ -34,7 +36,7 @@ from torch import Tensor, nn
 
 from .base import Attack, quiet_library_attack, require
 
-__all__ = ["APGDCE", "APGDDLR"]
+__all__ = ["APGDCE", "APGDDLR", "APGDL2"]
 
 
 class _APGD(Attack):
@@ -52,7 +54,7 @@ class _APGD(Attack):
             ta.APGD,
             model,
             x.device,
-            norm="Linf",
+            norm=self.norm,
             eps=self.epsilon,
             steps=h["steps"],
             n_restarts=h["n_restarts"],
@@ -76,3 +78,12 @@ class APGDDLR(_APGD):
 
     name = "apgd-dlr"
     _loss = "dlr"
+
+
+class APGDL2(_APGD):
+    """APGD with the cross-entropy loss in an L2 ball (``torchattacks.APGD(norm="L2")``)."""
+
+    name = "apgd-l2"
+    norm = "L2"
+    bounded_l2 = True
+    _loss = "ce"

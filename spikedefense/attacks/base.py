@@ -62,7 +62,9 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "cw-strong": ("cw", "CWStrong"),
     "apgd-ce": ("apgd", "APGDCE"),
     "apgd-dlr": ("apgd", "APGDDLR"),
+    "apgd-l2": ("apgd", "APGDL2"),
     "square": ("square", "Square"),
+    "square-l2": ("square", "SquareL2"),
     # Decision-based (labels only); slow with its default query budget, so opt-in.
     "hopskipjump": ("hopskipjump", "HopSkipJump"),
 }

@@ -1,4 +1,4 @@
-"""Square attack: score-based black-box random search, L∞ (torchattacks implementation).
+"""Square attack: score-based black-box random search, L∞ or L2 (torchattacks implementation).
 
 Paper: Andriushchenko et al., "Square Attack: a query-efficient black-box adversarial attack
 via random search", ECCV 2020. It queries only the model's outputs (no gradients), so it is
@@ -6,8 +6,11 @@ immune to gradient masking: the decision/score-based check of docs/EVALUATION.md
 vertical stripes of ±ε, then proposes random squares of ±2ε whose side shrinks with the query
 count (``p_init`` schedule) and keeps a proposal when the margin loss drops.
 
-Parameters (via ``make_attack("square", epsilon, seed=0, **overrides)``):
-    epsilon: L∞ budget, pixel units of images in [0, 1].
+``"square-l2"`` searches the L2 ball ``‖x' − x‖₂ ≤ ε`` instead (the paper's L2 variant: each
+proposal moves mass between two squares, on the sphere of radius ε).
+
+Parameters (via ``make_attack("square" | "square-l2", epsilon, seed=0, **overrides)``):
+    epsilon: L∞ budget (``square-l2``: L2 budget), pixel units of images in [0, 1].
     n_queries: model queries per image and restart (default 1000).
     n_restarts: restarts (default 1).
     p_init: initial fraction of pixels changed per proposal (default 0.8).
@@ -32,7 +35,7 @@ from torch import Tensor, nn
 
 from .base import Attack, quiet_library_attack, require
 
-__all__ = ["Square"]
+__all__ = ["Square", "SquareL2"]
 
 
 class Square(Attack):
@@ -65,7 +68,7 @@ class Square(Attack):
             ta.Square,
             model,
             x.device,
-            norm="Linf",
+            norm=self.norm,
             eps=self.epsilon,
             n_queries=h["n_queries"],
             n_restarts=h["n_restarts"],
@@ -77,3 +80,11 @@ class Square(Attack):
         # Square only queries the model; no autograd graph is needed.
         with torch.no_grad():
             return attack(x, y)
+
+
+class SquareL2(Square):
+    """Square attack in an L2 ball, margin loss (``torchattacks.Square(norm="L2")``)."""
+
+    name = "square-l2"
+    norm = "L2"
+    bounded_l2 = True

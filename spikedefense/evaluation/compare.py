@@ -13,9 +13,11 @@ Threat models and attacks (budgets: L∞ :data:`LINF` of the dataset, L2 :data:`
 - ``document``: the source document's own attacks (the defense's
   :class:`~spikedefense.defenses.base.DocumentProtocol`, else FGSM and PGD) with the deployed
   model's own gradients: how such documents measure robustness;
-- ``adaptive``: APGD-CE and APGD-DLR (L∞) and PGD-L2 on the defense's attack surface (BPDA /
-  straight-through where it has one);
-- ``query``: Square (L∞, 1,000 queries) on the deployed scores.
+- ``adaptive``: APGD-CE and APGD-DLR (L∞), PGD-L2 and APGD-L2 on the defense's attack surface
+  (BPDA / straight-through where it has one);
+- ``query``: Square (L∞ and L2, 1,000 queries each) on the deployed scores.
+
+The leaderboard's worst cases are per image over every row of the norm.
 
 Clean accuracy is measured on the full test set. ``profile`` sizes the whole run: the builds
 (:data:`~spikedefense.defenses.BUILD_EPOCHS`) and the attacks' settings

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .compare_units import LINF, CompareUnit, unit_path
+from .compare_units import L2, LINF, CompareUnit, unit_path
 
 __all__ = ["claimed_number", "write_leaderboard"]
 
@@ -140,9 +140,12 @@ def write_leaderboard(out: Path, defenses: Mapping[str, Any], clean: Mapping[str
              "*document's protocol*: its own attacks with the deployed model's gradients "
              "(per-image worst case over them); *worst case*: per image over every L∞ attack "
              "(document's, APGD-CE / APGD-DLR on the attack surface, Square); gap = document's "
-             "protocol − worst case.", "",
+             f"protocol − worst case; *worst case (L2 {L2[dataset]:g})*: per image over PGD-L2 "
+             "and APGD-L2 on the attack surface and Square-L2. A worst case over fewer rows than "
+             "planned (column *rows*) is an upper bound.", "",
              "| defense | clean | claimed | document's protocol | worst case (L∞) | gap | "
-             "worst case (L2 1.5) | rows |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             f"worst case (L2 {L2[dataset]:g}) | rows |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     if profile != "full":
         lines[2:2] = [_profile_line(profile), ""]
     for e in entries:

@@ -14,11 +14,13 @@ LINF = {"mnist": 0.3, "fashion-mnist": 0.1, "embedded": 0.3}
 L2 = {"mnist": 1.5, "fashion-mnist": 1.5, "embedded": 1.5}
 SHARD = 250
 #: Attack settings of the demo profile (``spikedefense demo``: minutes on 2 cores).
-DEMO = {"apgd-ce": {"steps": 20}, "apgd-dlr": {"steps": 20}, "pgd": {"steps": 10},
-        "pgd-l2": {"steps": 10}, "square": {"n_queries": 100}}  # fmt: skip
+DEMO = {"apgd-ce": {"steps": 20}, "apgd-dlr": {"steps": 20}, "apgd-l2": {"steps": 20},
+        "pgd": {"steps": 10}, "pgd-l2": {"steps": 10}, "square": {"n_queries": 100},
+        "square-l2": {"n_queries": 100}}  # fmt: skip
 #: Attack settings of the tiny profile (tests, smoke runs); the full run uses the defaults.
-TINY = {"apgd-ce": {"steps": 3}, "apgd-dlr": {"steps": 3}, "pgd": {"steps": 3},
-        "pgd-l2": {"steps": 3}, "square": {"n_queries": 5}}  # fmt: skip
+TINY = {"apgd-ce": {"steps": 3}, "apgd-dlr": {"steps": 3}, "apgd-l2": {"steps": 3},
+        "pgd": {"steps": 3}, "pgd-l2": {"steps": 3}, "square": {"n_queries": 5},
+        "square-l2": {"n_queries": 5}}  # fmt: skip
 #: Build profile -> attack settings (:data:`spikedefense.defenses.BUILD_EPOCHS` names them).
 ATTACK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {"full": {}, "demo": DEMO, "tiny": TINY}
 #: Version of the record layout; a folder written by another is refused.
@@ -56,7 +58,8 @@ def planned_units(defenses: Sequence[Any], dataset: str, n: int,
     for defense in defenses:
         rows = [("document", a, "linf", linf) for a in _document_attacks(defense)]
         rows += [("adaptive", "apgd-ce", "linf", linf), ("adaptive", "apgd-dlr", "linf", linf),
-                 ("adaptive", "pgd-l2", "l2", l2), ("query", "square", "linf", linf)]  # fmt: skip
+                 ("adaptive", "pgd-l2", "l2", l2), ("query", "square", "linf", linf),
+                 ("adaptive", "apgd-l2", "l2", l2), ("query", "square-l2", "l2", l2)]  # fmt: skip
         for threat, attack, norm, eps in rows:
             for start in range(0, n, shard):
                 units.append(CompareUnit(defense.name, threat, attack, norm, eps, start,
